@@ -1,0 +1,143 @@
+// Store: inkan's persistent state behind one small interface (users,
+// credentials, configuration, the audit log's rows).
+//
+// Every change runs inside Transact(): the callback sees a Transaction, and
+// what it wrote is committed only if it returns OK; any error (or a crash
+// before commit) leaves the store as it was. A caller that changes state and
+// records the change on the audit log does both in one transaction, so they
+// land together or not at all.
+//
+// Backends: SQLite in WAL mode (OpenSqliteStore, the embedded default), an
+// in-memory fake for unit tests (NewMemoryStore), and a fault-injection
+// wrapper that fails the N-th write (NewFaultInjectionStore). All pass the
+// same contract suite (store_contract_test.h). A PostgreSQL backend implements
+// the same interface; callers do not change.
+//
+// Thread-safety: a Store may be used from many threads; each Transact call
+// gets its own transaction. A Transaction must not leave its callback.
+#ifndef INKAN_STORAGE_STORE_H_
+#define INKAN_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace inkan::storage {
+
+struct UserRecord {
+  int64_t id = 0;  // assigned by InsertUser
+  std::string name;
+  absl::Time created;
+};
+
+struct CredentialRecord {
+  std::string id;          // public identifier (random hex)
+  int64_t user_id = 0;
+  std::string algorithm;   // crypto::KeyAlgorithmName, e.g. "ec-p256"
+  std::string backend;     // "pkcs11" or "software"
+  std::string public_key;  // DER SubjectPublicKeyInfo
+  std::string sealed_key;  // opaque sealed blob (src/sam); never key material in the clear
+  int failed_tries = 0;    // consecutive bad activation attempts
+  bool locked = false;
+  absl::Time created;
+};
+
+// One audit log entry. `entry` is the canonical JSON text of the event (see
+// doc/audit_log_format.md); `leaf_hash` is SHA-256(0x00 || entry), kept to
+// name an edited row precisely (the verifier never trusts it).
+struct AuditEntryRow {
+  int64_t seq = 0;  // 1-based, contiguous
+  std::string entry;
+  std::string leaf_hash;  // 32 raw bytes
+};
+
+// A signed checkpoint: `note` is the signed text (log id, size, root, time).
+struct CheckpointRow {
+  int64_t tree_size = 0;
+  std::string note;
+  std::string signature;
+};
+
+// The operations available inside one transaction. Errors: NotFound for a
+// missing row, AlreadyExists for a duplicate key, FailedPrecondition for a
+// broken reference (a credential for a missing user), Internal/Unavailable
+// for backend failures.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+
+  // Configuration and small state, by key.
+  virtual absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) = 0;
+  virtual absl::Status PutMeta(std::string_view key, std::string_view value) = 0;
+
+  // Returns the new user's id. AlreadyExists if the name is taken.
+  virtual absl::StatusOr<int64_t> InsertUser(const UserRecord& user) = 0;
+  virtual absl::StatusOr<UserRecord> GetUserByName(std::string_view name) = 0;
+  virtual absl::StatusOr<UserRecord> GetUserById(int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<UserRecord>> ListUsers() = 0;
+
+  virtual absl::Status InsertCredential(const CredentialRecord& cred) = 0;
+  virtual absl::StatusOr<CredentialRecord> GetCredential(std::string_view id) = 0;
+  virtual absl::StatusOr<std::vector<CredentialRecord>> ListCredentials(int64_t user_id) = 0;
+  // Sets the bad-try counter and the lock flag. NotFound if no such credential.
+  virtual absl::Status UpdateCredentialTries(std::string_view id, int failed_tries,
+                                             bool locked) = 0;
+
+  // Appends one entry. FailedPrecondition unless row.seq is one past the
+  // last entry's seq (the log has no gaps).
+  virtual absl::Status AppendAuditEntry(const AuditEntryRow& row) = 0;
+  // Entries with seq in [from_seq, from_seq + limit), in seq order.
+  virtual absl::StatusOr<std::vector<AuditEntryRow>> ReadAuditEntries(int64_t from_seq,
+                                                                      int64_t limit) = 0;
+  virtual absl::StatusOr<int64_t> AuditEntryCount() = 0;
+  // AlreadyExists if a checkpoint for that size exists.
+  virtual absl::Status AppendCheckpoint(const CheckpointRow& row) = 0;
+  // All checkpoints in increasing tree_size order.
+  virtual absl::StatusOr<std::vector<CheckpointRow>> ReadCheckpoints() = 0;
+  virtual absl::StatusOr<std::optional<CheckpointRow>> LatestCheckpoint() = 0;
+};
+
+enum class TxMode { kReadOnly, kReadWrite };
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Runs fn in one transaction and commits if it returns OK; otherwise rolls
+  // back and returns fn's status. In kReadOnly mode writes fail with
+  // FailedPrecondition. Unavailable if the backend cannot be reached or
+  // stays busy past its timeout.
+  virtual absl::Status Transact(TxMode mode,
+                                absl::FunctionRef<absl::Status(Transaction&)> fn) = 0;
+};
+
+// SQLite in WAL mode at `path` (created if missing, mode 0600), migrated to
+// the current schema version. FailedPrecondition if the file's schema is
+// newer than this binary knows.
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+// An in-memory store with the same semantics (for unit tests).
+std::unique_ptr<Store> NewMemoryStore();
+
+// Wraps `base` (which must outlive it). Write operations are counted across
+// transactions; the write numbered `fail_at` (1-based) and every later one
+// fail with Internal("injected fault") until Reset(), which simulates a crash
+// at that point: the transaction rolls back.
+class FaultInjectionStore : public Store {
+ public:
+  virtual void FailAtWrite(int64_t fail_at) = 0;
+  virtual void Reset() = 0;
+  virtual int64_t writes() const = 0;  // writes attempted so far
+};
+std::unique_ptr<FaultInjectionStore> NewFaultInjectionStore(Store& base);
+
+}  // namespace inkan::storage
+
+#endif  // INKAN_STORAGE_STORE_H_
