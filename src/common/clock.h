@@ -6,6 +6,7 @@
 #define INKAN_COMMON_CLOCK_H_
 
 #include <atomic>
+#include <string>
 
 #include "absl/time/time.h"
 

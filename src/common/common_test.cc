@@ -10,17 +10,17 @@ namespace inkan {
 namespace {
 
 TEST(SecretBytesTest, ConstantTimeEqualsComparesContentAndLength) {
-  SecretBytes a(std::string_view("123456"));
-  SecretBytes b(std::string_view("123456"));
-  SecretBytes c(std::string_view("123457"));
-  SecretBytes d(std::string_view("12345"));
+  SecretBytes a(absl::string_view("123456"));
+  SecretBytes b(absl::string_view("123456"));
+  SecretBytes c(absl::string_view("123457"));
+  SecretBytes d(absl::string_view("12345"));
   EXPECT_TRUE(a.ConstantTimeEquals(b));
   EXPECT_FALSE(a.ConstantTimeEquals(c));
   EXPECT_FALSE(a.ConstantTimeEquals(d));
 }
 
 TEST(SecretBytesTest, MoveLeavesSourceEmpty) {
-  SecretBytes a(std::string_view("secret"));
+  SecretBytes a(absl::string_view("secret"));
   SecretBytes b = std::move(a);
   EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move)
   EXPECT_EQ(b.RevealString(), "secret");

@@ -4,11 +4,11 @@
 
 namespace inkan {
 
-std::string HexEncode(std::string_view bytes) {
+std::string HexEncode(absl::string_view bytes) {
   return absl::BytesToHexString(bytes);
 }
 
-absl::StatusOr<std::string> HexDecode(std::string_view hex) {
+absl::StatusOr<std::string> HexDecode(absl::string_view hex) {
   if (hex.size() % 2 != 0) {
     return absl::InvalidArgumentError("hex string has an odd number of digits");
   }
@@ -20,17 +20,17 @@ absl::StatusOr<std::string> HexDecode(std::string_view hex) {
   return absl::HexStringToBytes(hex);
 }
 
-std::string Base64Encode(std::string_view bytes) {
+std::string Base64Encode(absl::string_view bytes) {
   return absl::Base64Escape(bytes);
 }
 
-std::string Base64UrlEncode(std::string_view bytes) {
+std::string Base64UrlEncode(absl::string_view bytes) {
   return absl::WebSafeBase64Escape(bytes);
 }
 
-absl::StatusOr<std::string> Base64Decode(std::string_view b64) {
+absl::StatusOr<std::string> Base64Decode(absl::string_view b64) {
   std::string out;
-  bool url = b64.find_first_of("-_") != std::string_view::npos;
+  bool url = b64.find_first_of("-_") != absl::string_view::npos;
   bool ok = url ? absl::WebSafeBase64Unescape(b64, &out)
                 : absl::Base64Unescape(b64, &out);
   if (!ok) return absl::InvalidArgumentError("malformed base64");

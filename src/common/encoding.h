@@ -3,20 +3,21 @@
 #define INKAN_COMMON_ENCODING_H_
 
 #include <string>
-#include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace inkan {
 
-std::string HexEncode(std::string_view bytes);
-// Accepts upper and lower case; InvalidArgument on odd length or a non-hex digit.
-absl::StatusOr<std::string> HexDecode(std::string_view hex);
+std::string HexEncode(absl::string_view bytes);
+// Accepts upper and lower case; InvalidArgument on odd length or a non-hex
+// digit.
+absl::StatusOr<std::string> HexDecode(absl::string_view hex);
 
-std::string Base64Encode(std::string_view bytes);
-std::string Base64UrlEncode(std::string_view bytes);  // no padding
+std::string Base64Encode(absl::string_view bytes);
+std::string Base64UrlEncode(absl::string_view bytes);  // no padding
 // Strict: InvalidArgument on bad characters or padding. Accepts both alphabets.
-absl::StatusOr<std::string> Base64Decode(std::string_view b64);
+absl::StatusOr<std::string> Base64Decode(absl::string_view b64);
 
 }  // namespace inkan
 

@@ -1,4 +1,5 @@
-// Randomness from the OS CSPRNG (via OpenSSL's RAND_bytes, seeded by getrandom).
+// Randomness from the OS CSPRNG (via OpenSSL's RAND_bytes, seeded by
+// getrandom).
 #ifndef INKAN_COMMON_RANDOM_H_
 #define INKAN_COMMON_RANDOM_H_
 

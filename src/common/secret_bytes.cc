@@ -8,7 +8,7 @@ void CleanseMemory(void* ptr, size_t len) {
   if (ptr != nullptr && len > 0) OPENSSL_cleanse(ptr, len);
 }
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;

@@ -12,9 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace inkan {
@@ -34,7 +34,9 @@ struct CleansingAllocator {
     std::allocator<T>().deallocate(p, n);
   }
   template <typename U>
-  bool operator==(const CleansingAllocator<U>&) const { return true; }
+  bool operator==(const CleansingAllocator<U>&) const {
+    return true;
+  }
 };
 
 class SecretBytes {
@@ -43,7 +45,7 @@ class SecretBytes {
   explicit SecretBytes(size_t size) : bytes_(size) {}
   explicit SecretBytes(absl::Span<const uint8_t> data)
       : bytes_(data.begin(), data.end()) {}
-  explicit SecretBytes(std::string_view data)
+  explicit SecretBytes(absl::string_view data)
       : bytes_(data.begin(), data.end()) {}
   // Copyable and movable; a moved-from SecretBytes is empty.
   SecretBytes(const SecretBytes&) = default;
@@ -63,14 +65,14 @@ class SecretBytes {
 
   // The secret itself. Every call site handles a secret: keep them few.
   absl::Span<const uint8_t> Reveal() const { return bytes_; }
-  std::string_view RevealString() const {
+  absl::string_view RevealString() const {
     return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
   }
   uint8_t* MutableData() { return bytes_.data(); }
   void Append(absl::Span<const uint8_t> more) {
     bytes_.insert(bytes_.end(), more.begin(), more.end());
   }
-  void Append(std::string_view more) {
+  void Append(absl::string_view more) {
     bytes_.insert(bytes_.end(), more.begin(), more.end());
   }
 
@@ -84,7 +86,7 @@ class SecretBytes {
 
 // Constant-time comparison of two byte strings of possibly different length
 // (the length is not treated as secret).
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
 
 }  // namespace inkan
 

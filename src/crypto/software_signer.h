@@ -1,0 +1,24 @@
+// Keys held in process memory by OpenSSL: the provisional "software" backend
+// (R2: flagged provisional wherever it shows), tests, and benchmarks.
+#ifndef INKAN_CRYPTO_SOFTWARE_SIGNER_H_
+#define INKAN_CRYPTO_SOFTWARE_SIGNER_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/secret_bytes.h"
+#include "crypto/signer.h"
+
+namespace inkan::crypto {
+
+// A fresh private key as PKCS#8 DER (PrivateKeyInfo).
+absl::StatusOr<SecretBytes> GenerateSoftwareKey(KeyAlgorithm alg);
+
+// A signer over a PKCS#8 DER private key. InvalidArgument if the key does not
+// parse or is not of kind scheme.key. Thread-safe.
+absl::StatusOr<std::unique_ptr<Signer>> NewSoftwareSigner(
+    const SecretBytes& pkcs8_der, const SignatureScheme& scheme);
+
+}  // namespace inkan::crypto
+
+#endif  // INKAN_CRYPTO_SOFTWARE_SIGNER_H_
