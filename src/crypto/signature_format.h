@@ -23,4 +23,17 @@ absl::StatusOr<std::string> SpkiDerToPem(absl::string_view spki_der);
 
 }  // namespace inkan::crypto
 
+namespace inkan::crypto {
+
+// SubjectPublicKeyInfo DER from the raw public values an HSM reports.
+// `point` is the EC point (uncompressed, 0x04||X||Y) or, for Ed25519, the
+// 32-byte key; a DER OCTET STRING around either is accepted and unwrapped
+// (PKCS#11 CKA_EC_POINT). InvalidArgument if the values do not form a key.
+absl::StatusOr<std::string> SpkiFromEcPoint(KeyAlgorithm alg,
+                                            absl::string_view point);
+absl::StatusOr<std::string> SpkiFromRsa(absl::string_view modulus,
+                                        absl::string_view exponent);
+
+}  // namespace inkan::crypto
+
 #endif  // INKAN_CRYPTO_SIGNATURE_FORMAT_H_

@@ -1,0 +1,88 @@
+// KeyStore: where private keys live and are used (R1, R2, R3).
+//
+// A KeyStore holds three system keys, created once by Initialize():
+//   - the master KEK (AES-256, non-extractable): user keys leave the key
+//     store only wrapped under it;
+//   - the pepper (HMAC-SHA256 key, non-extractable): mixes every PIN-derived
+//     value with a secret that never leaves the HSM, so guessing PINs offline
+//     needs the HSM;
+//   - the audit key (ECDSA P-256, non-extractable): signs audit checkpoints.
+// A user key is generated inside the key store and handed out only as a blob
+// wrapped under the master KEK (GenerateWrappedKey). To sign, the blob is
+// unwrapped into a temporary, non-extractable object (Activate); destroying
+// the ActiveKey destroys that object. Sealing the wrapped blob under the
+// user's factors is done above this layer (src/sam).
+//
+// Backends: "pkcs11" (any PKCS#11 module; SoftHSMv2 by default) and
+// "software" (OpenSSL in process memory; provisional — R2 — and off unless
+// configured).
+//
+// Thread-safety: all methods may be called from many threads. An ActiveKey
+// may be used from many threads too (calls are serialised on it).
+#ifndef INKAN_HSM_KEY_STORE_H_
+#define INKAN_HSM_KEY_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/secret_bytes.h"
+#include "crypto/algorithm.h"
+#include "crypto/signer.h"
+
+namespace inkan::hsm {
+
+struct WrappedKey {
+  std::string public_key_der;  // SubjectPublicKeyInfo
+  std::string wrapped;         // the private key wrapped under the master KEK
+};
+
+// A user key unwrapped for signing. Destruction destroys the key object.
+class ActiveKey {
+ public:
+  virtual ~ActiveKey() = default;
+  // Signs a digest made with scheme.hash (Ed25519: the bytes to sign).
+  // InvalidArgument if scheme.key is not this key's algorithm or the digest
+  // length is wrong.
+  virtual absl::StatusOr<std::string> Sign(
+      const crypto::SignatureScheme& scheme, absl::string_view digest) = 0;
+  virtual crypto::KeyAlgorithm algorithm() const = 0;
+};
+
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+
+  virtual absl::string_view backend() const = 0;  // "pkcs11" or "software"
+  // True for the software backend: keys not in certified hardware (R2).
+  virtual bool provisional() const = 0;
+
+  // Creates the system keys. AlreadyExists if any of them already exists.
+  virtual absl::Status Initialize() = 0;
+  // FailedPrecondition naming what is missing if the system keys are not all
+  // there (e.g. a key store that was never initialised).
+  virtual absl::Status CheckSystemKeys() = 0;
+
+  // Generates a key pair of `alg` and returns it wrapped under the master
+  // KEK. No copy of the private key remains in the key store.
+  virtual absl::StatusOr<WrappedKey> GenerateWrappedKey(
+      crypto::KeyAlgorithm alg) = 0;
+
+  // Unwraps `wrapped` into a non-extractable, temporary key object.
+  // InvalidArgument if the blob is not one this key store wrapped.
+  virtual absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
+      crypto::KeyAlgorithm alg, absl::string_view wrapped) = 0;
+
+  // HMAC-SHA256(pepper, input), computed inside the key store.
+  virtual absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) = 0;
+
+  // The audit checkpoint signer (ECDSA P-256 / SHA-256). Owned by the key
+  // store; valid while it lives. FailedPrecondition before Initialize().
+  virtual absl::StatusOr<const crypto::Signer*> AuditSigner() = 0;
+};
+
+}  // namespace inkan::hsm
+
+#endif  // INKAN_HSM_KEY_STORE_H_

@@ -1,0 +1,486 @@
+#include "hsm/pkcs11_key_store.h"
+
+#include <optional>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "crypto/signature_format.h"
+#include "hsm/pkcs11_module.h"
+
+namespace inkan::hsm {
+namespace {
+
+using crypto::HashAlgorithm;
+using crypto::KeyAlgorithm;
+
+constexpr CK_BBOOL kTrue = CK_TRUE;
+constexpr CK_BBOOL kFalse = CK_FALSE;
+#define INKAN_BOOL_ATTR(type, value) \
+  CK_ATTRIBUTE { type, const_cast<CK_BBOOL*>(&(value)), sizeof(CK_BBOOL) }
+
+std::string EcParams(KeyAlgorithm alg) {
+  switch (alg) {
+    case KeyAlgorithm::kEcP256:
+      return std::string("\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10);
+    case KeyAlgorithm::kEcP384:
+      return std::string("\x06\x05\x2b\x81\x04\x00\x22", 7);
+    case KeyAlgorithm::kEd25519:
+      return std::string("\x06\x03\x2b\x65\x70", 5);
+    default:
+      return "";
+  }
+}
+
+CK_KEY_TYPE KeyType(KeyAlgorithm alg) {
+  if (crypto::IsRsa(alg)) return CKK_RSA;
+  if (alg == KeyAlgorithm::kEd25519) return CKK_EC_EDWARDS;
+  return CKK_EC;
+}
+
+CK_ULONG RsaBits(KeyAlgorithm alg) {
+  switch (alg) {
+    case KeyAlgorithm::kRsa2048:
+      return 2048;
+    case KeyAlgorithm::kRsa3072:
+      return 3072;
+    case KeyAlgorithm::kRsa4096:
+      return 4096;
+    default:
+      return 0;
+  }
+}
+
+CK_MECHANISM_TYPE HashMech(HashAlgorithm h) {
+  switch (h) {
+    case HashAlgorithm::kSha256:
+      return CKM_SHA256;
+    case HashAlgorithm::kSha384:
+      return CKM_SHA384;
+    case HashAlgorithm::kSha512:
+      return CKM_SHA512;
+  }
+  return CKM_SHA256;
+}
+
+CK_RSA_PKCS_MGF_TYPE Mgf(HashAlgorithm h) {
+  switch (h) {
+    case HashAlgorithm::kSha256:
+      return CKG_MGF1_SHA256;
+    case HashAlgorithm::kSha384:
+      return CKG_MGF1_SHA384;
+    case HashAlgorithm::kSha512:
+      return CKG_MGF1_SHA512;
+  }
+  return CKG_MGF1_SHA256;
+}
+
+// C_SignInit + C_Sign with the two-call size pattern; converts ECDSA's r||s
+// to DER.
+absl::StatusOr<std::string> SignWith(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE s,
+                                     CK_OBJECT_HANDLE key,
+                                     const crypto::SignatureScheme& scheme,
+                                     absl::string_view digest) {
+  if (scheme.key != KeyAlgorithm::kEd25519 &&
+      digest.size() != crypto::DigestLength(scheme.hash)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("digest must be ", crypto::DigestLength(scheme.hash),
+                     " bytes for ", crypto::HashAlgorithmName(scheme.hash)));
+  }
+  CK_MECHANISM mech = {CKM_ECDSA, nullptr, 0};
+  CK_RSA_PKCS_PSS_PARAMS pss = {HashMech(scheme.hash), Mgf(scheme.hash),
+                                crypto::DigestLength(scheme.hash)};
+  std::string input(digest);
+  if (crypto::IsRsa(scheme.key)) {
+    if (scheme.padding == crypto::RsaPadding::kPss) {
+      mech = {CKM_RSA_PKCS_PSS, &pss, sizeof(pss)};
+    } else {
+      mech = {CKM_RSA_PKCS, nullptr, 0};
+      input = absl::StrCat(crypto::DigestInfoPrefix(scheme.hash), digest);
+    }
+  } else if (scheme.key == KeyAlgorithm::kEd25519) {
+    mech = {CKM_EDDSA, nullptr, 0};
+  }
+  CK_RV rv = fn->C_SignInit(s, &mech, key);
+  if (rv != CKR_OK) return CkrToStatus(rv, "C_SignInit");
+  std::string sig(crypto::IsRsa(scheme.key) ? 512 : 132, '\0');
+  CK_ULONG len = sig.size();
+  rv = fn->C_Sign(s, reinterpret_cast<CK_BYTE*>(input.data()), input.size(),
+                  reinterpret_cast<CK_BYTE*>(sig.data()), &len);
+  if (rv != CKR_OK) return CkrToStatus(rv, "C_Sign");
+  sig.resize(len);
+  if (crypto::IsEc(scheme.key)) return crypto::EcdsaRawToDer(sig);
+  return sig;
+}
+
+absl::StatusOr<std::string> PublicKeySpki(CK_FUNCTION_LIST* fn,
+                                          CK_SESSION_HANDLE s,
+                                          CK_OBJECT_HANDLE pub,
+                                          KeyAlgorithm alg) {
+  if (crypto::IsRsa(alg)) {
+    ASSIGN_OR_RETURN(std::string n, GetAttribute(fn, s, pub, CKA_MODULUS));
+    ASSIGN_OR_RETURN(std::string e,
+                     GetAttribute(fn, s, pub, CKA_PUBLIC_EXPONENT));
+    return crypto::SpkiFromRsa(n, e);
+  }
+  ASSIGN_OR_RETURN(std::string point, GetAttribute(fn, s, pub, CKA_EC_POINT));
+  return crypto::SpkiFromEcPoint(alg, point);
+}
+
+struct SystemHandles {
+  CK_OBJECT_HANDLE kek = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE pepper = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE audit = CK_INVALID_HANDLE;
+  std::string audit_spki;
+};
+
+class Pkcs11ActiveKey : public ActiveKey {
+ public:
+  Pkcs11ActiveKey(SessionPool::Lease lease, CK_FUNCTION_LIST* fn,
+                  CK_OBJECT_HANDLE key, KeyAlgorithm alg)
+      : lease_(std::move(lease)), fn_(fn), key_(key), alg_(alg) {}
+  ~Pkcs11ActiveKey() override {
+    absl::MutexLock lock(&mu_);
+    fn_->C_DestroyObject(lease_.get(), key_);
+  }
+
+  absl::StatusOr<std::string> Sign(const crypto::SignatureScheme& scheme,
+                                   absl::string_view digest) override {
+    if (scheme.key != alg_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("this key is ", crypto::KeyAlgorithmName(alg_), ", not ",
+                       crypto::KeyAlgorithmName(scheme.key)));
+    }
+    absl::MutexLock lock(&mu_);
+    return SignWith(fn_, lease_.get(), key_, scheme, digest);
+  }
+  KeyAlgorithm algorithm() const override { return alg_; }
+
+ private:
+  absl::Mutex mu_;  // a PKCS#11 session serves one call at a time
+  SessionPool::Lease lease_;
+  CK_FUNCTION_LIST* fn_;
+  CK_OBJECT_HANDLE key_;
+  KeyAlgorithm alg_;
+};
+
+class Pkcs11KeyStore;
+
+class AuditKeySigner : public crypto::Signer {
+ public:
+  AuditKeySigner(SessionPool& pool, CK_OBJECT_HANDLE key, std::string spki)
+      : pool_(pool), key_(key), spki_(std::move(spki)) {}
+  absl::StatusOr<std::string> SignDigest(
+      absl::string_view digest) const override {
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_.Acquire());
+    return SignWith(pool_.fn(), lease.get(), key_, scheme_, digest);
+  }
+  const crypto::SignatureScheme& scheme() const override { return scheme_; }
+  const std::string& public_key_der() const override { return spki_; }
+
+ private:
+  SessionPool& pool_;
+  CK_OBJECT_HANDLE key_;
+  std::string spki_;
+  crypto::SignatureScheme scheme_{KeyAlgorithm::kEcP256,
+                                  HashAlgorithm::kSha256};
+};
+
+class Pkcs11KeyStore : public KeyStore {
+ public:
+  Pkcs11KeyStore(std::shared_ptr<Pkcs11Module> module,
+                 std::unique_ptr<SessionPool> pool)
+      : module_(std::move(module)), pool_(std::move(pool)) {}
+  ~Pkcs11KeyStore() override {
+    audit_signer_.reset();
+    pool_.reset();  // closes sessions before the module may be finalised
+  }
+
+  absl::string_view backend() const override { return "pkcs11"; }
+  bool provisional() const override { return false; }
+
+  absl::Status Initialize() override {
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    CK_SESSION_HANDLE s = lease.get();
+    for (auto [cls, label] : {std::pair{CKO_SECRET_KEY, kMasterKekLabel},
+                              std::pair{CKO_SECRET_KEY, kPepperLabel},
+                              std::pair{CKO_PRIVATE_KEY, kAuditKeyLabel}}) {
+      if (FindObject(fn(), s, cls, label).ok()) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "HSM object '", label, "' already exists on this token"));
+      }
+    }
+    std::vector<CK_OBJECT_HANDLE> made;
+    auto undo = absl::MakeCleanup([&] {
+      for (CK_OBJECT_HANDLE h : made) fn()->C_DestroyObject(s, h);
+    });
+    RETURN_IF_ERROR(
+        GenerateSecret(s, CKM_AES_KEY_GEN, CKK_AES, kMasterKekLabel, &made));
+    RETURN_IF_ERROR(GenerateSecret(s, CKM_GENERIC_SECRET_KEY_GEN,
+                                   CKK_GENERIC_SECRET, kPepperLabel, &made));
+    RETURN_IF_ERROR(GenerateAuditKey(s, &made));
+    std::move(undo).Cancel();
+    return absl::OkStatus();
+  }
+
+  absl::Status CheckSystemKeys() override { return LoadHandles().status(); }
+
+  absl::StatusOr<WrappedKey> GenerateWrappedKey(KeyAlgorithm alg) override {
+    ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    CK_SESSION_HANDLE s = lease.get();
+    CK_KEY_TYPE kt = KeyType(alg);
+    CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
+    std::string params = EcParams(alg);
+    CK_ULONG bits = RsaBits(alg);
+    CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+    std::vector<CK_ATTRIBUTE> pub = {
+        {CKA_CLASS, &pub_class, sizeof(pub_class)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+        INKAN_BOOL_ATTR(CKA_VERIFY, kTrue),
+    };
+    // The private key is a session object: it vanishes with the session if
+    // anything below fails or the process dies. It is extractable only so
+    // that C_WrapKey can wrap it; CKA_SENSITIVE forbids reading it in clear.
+    std::vector<CK_ATTRIBUTE> priv = {
+        {CKA_CLASS, &priv_class, sizeof(priv_class)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SIGN, kTrue),
+    };
+    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+    if (crypto::IsRsa(alg)) {
+      mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+      pub.push_back({CKA_MODULUS_BITS, &bits, sizeof(bits)});
+      pub.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)});
+    } else {
+      if (alg == KeyAlgorithm::kEd25519)
+        mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+      pub.push_back({CKA_EC_PARAMS, params.data(), params.size()});
+    }
+    CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
+    CK_RV rv =
+        fn()->C_GenerateKeyPair(s, &mech, pub.data(), pub.size(), priv.data(),
+                                priv.size(), &pub_h, &priv_h);
+    if (rv != CKR_OK) {
+      return CkrToStatus(rv, absl::StrCat("C_GenerateKeyPair (",
+                                          crypto::KeyAlgorithmName(alg), ")"));
+    }
+    auto destroy = absl::MakeCleanup([&] {
+      fn()->C_DestroyObject(s, priv_h);
+      fn()->C_DestroyObject(s, pub_h);
+    });
+    WrappedKey out;
+    ASSIGN_OR_RETURN(out.public_key_der, PublicKeySpki(fn(), s, pub_h, alg));
+    CK_MECHANISM wrap = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    CK_ULONG len = 0;
+    rv = fn()->C_WrapKey(s, &wrap, h.kek, priv_h, nullptr, &len);
+    if (rv == CKR_KEY_NOT_WRAPPABLE || rv == CKR_MECHANISM_INVALID) {
+      // SoftHSM 2.6 generates and signs with Ed25519 keys but cannot wrap
+      // them; without wrapping there is no sealed, sole-controlled key.
+      return absl::UnimplementedError(absl::StrCat(
+          "this HSM cannot wrap ", crypto::KeyAlgorithmName(alg),
+          " private keys (", CkrName(rv),
+          "), so it cannot hold them under the user's sole control"));
+    }
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_WrapKey");
+    out.wrapped.resize(len);
+    rv = fn()->C_WrapKey(s, &wrap, h.kek, priv_h,
+                         reinterpret_cast<CK_BYTE*>(out.wrapped.data()), &len);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_WrapKey");
+    out.wrapped.resize(len);
+    return out;
+  }
+
+  absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
+      KeyAlgorithm alg, absl::string_view wrapped) override {
+    ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = KeyType(alg);
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_SIGN, kTrue),
+    };
+    CK_MECHANISM unwrap = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    std::string blob(wrapped);
+    CK_RV rv = fn()->C_UnwrapKey(
+        lease.get(), &unwrap, h.kek, reinterpret_cast<CK_BYTE*>(blob.data()),
+        blob.size(), tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &key);
+    if (rv != CKR_OK) {
+      absl::Status st = CkrToStatus(rv, "C_UnwrapKey");
+      if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
+          rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_GENERAL_ERROR ||
+          rv == CKR_DOMAIN_PARAMS_INVALID) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("wrapped key was not made by this HSM's master KEK (",
+                         st.message(), ")"));
+      }
+      return st;
+    }
+    return std::make_unique<Pkcs11ActiveKey>(std::move(lease), fn(), key, alg);
+  }
+
+  absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) override {
+    ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    CK_MECHANISM mech = {CKM_SHA256_HMAC, nullptr, 0};
+    CK_RV rv = fn()->C_SignInit(lease.get(), &mech, h.pepper);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_SignInit (pepper)");
+    SecretBytes out(32);
+    CK_ULONG len = 32;
+    rv = fn()->C_Sign(lease.get(), const_cast<CK_BYTE*>(input.Reveal().data()),
+                      input.size(), out.MutableData(), &len);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_Sign (pepper)");
+    if (len != 32)
+      return absl::InternalError("pepper HMAC has the wrong length");
+    return out;
+  }
+
+  absl::StatusOr<const crypto::Signer*> AuditSigner() override {
+    ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
+    absl::MutexLock lock(&mu_);
+    if (!audit_signer_) {
+      audit_signer_ =
+          std::make_unique<AuditKeySigner>(*pool_, h.audit, h.audit_spki);
+    }
+    return audit_signer_.get();
+  }
+
+ private:
+  CK_FUNCTION_LIST* fn() const { return module_->fn(); }
+
+  absl::Status GenerateSecret(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE m,
+                              CK_KEY_TYPE kt, const char* label,
+                              std::vector<CK_OBJECT_HANDLE>* made) {
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ULONG len = 32;
+    bool is_kek = kt == CKK_AES;
+    CK_BBOOL wrap = is_kek ? CK_TRUE : CK_FALSE;
+    CK_BBOOL sign = is_kek ? CK_FALSE : CK_TRUE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, const_cast<char*>(label), strlen(label)},
+        {CKA_VALUE_LEN, &len, sizeof(len)},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
+        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_MODIFIABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_WRAP, wrap),
+        INKAN_BOOL_ATTR(CKA_UNWRAP, wrap),
+        INKAN_BOOL_ATTR(CKA_SIGN, sign),
+        INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+    };
+    CK_MECHANISM mech = {m, nullptr, 0};
+    CK_OBJECT_HANDLE h;
+    CK_RV rv =
+        fn()->C_GenerateKey(s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+    if (rv != CKR_OK)
+      return CkrToStatus(rv, absl::StrCat("C_GenerateKey (", label, ")"));
+    made->push_back(h);
+    return absl::OkStatus();
+  }
+
+  absl::Status GenerateAuditKey(CK_SESSION_HANDLE s,
+                                std::vector<CK_OBJECT_HANDLE>* made) {
+    CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_EC;
+    std::string params = EcParams(KeyAlgorithm::kEcP256);
+    const char* label = kAuditKeyLabel;
+    CK_ATTRIBUTE pub[] = {
+        {CKA_CLASS, &pub_class, sizeof(pub_class)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, const_cast<char*>(label), strlen(label)},
+        {CKA_EC_PARAMS, params.data(), params.size()},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
+        INKAN_BOOL_ATTR(CKA_VERIFY, kTrue),
+    };
+    CK_ATTRIBUTE priv[] = {
+        {CKA_CLASS, &priv_class, sizeof(priv_class)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, const_cast<char*>(label), strlen(label)},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
+        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_MODIFIABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_SIGN, kTrue),
+    };
+    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE pub_h, priv_h;
+    CK_RV rv = fn()->C_GenerateKeyPair(
+        s, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
+        sizeof(priv) / sizeof(priv[0]), &pub_h, &priv_h);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_GenerateKeyPair (audit key)");
+    made->push_back(pub_h);
+    made->push_back(priv_h);
+    return absl::OkStatus();
+  }
+
+  // Finds the system keys once and caches their handles (valid while the
+  // pool holds the login).
+  absl::StatusOr<SystemHandles> LoadHandles() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (handles_) return *handles_;
+    }
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    CK_SESSION_HANDLE s = lease.get();
+    SystemHandles h;
+    auto find = [&](CK_OBJECT_CLASS cls,
+                    const char* label) -> absl::StatusOr<CK_OBJECT_HANDLE> {
+      auto found = FindObject(fn(), s, cls, label);
+      if (absl::IsNotFound(found.status())) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the HSM token has no '", label,
+                         "' key: it was not initialised by `inkan init`"));
+      }
+      return found;
+    };
+    ASSIGN_OR_RETURN(h.kek, find(CKO_SECRET_KEY, kMasterKekLabel));
+    ASSIGN_OR_RETURN(h.pepper, find(CKO_SECRET_KEY, kPepperLabel));
+    ASSIGN_OR_RETURN(h.audit, find(CKO_PRIVATE_KEY, kAuditKeyLabel));
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE pub,
+                     find(CKO_PUBLIC_KEY, kAuditKeyLabel));
+    ASSIGN_OR_RETURN(h.audit_spki,
+                     PublicKeySpki(fn(), s, pub, KeyAlgorithm::kEcP256));
+    absl::MutexLock lock(&mu_);
+    handles_ = h;
+    return h;
+  }
+
+  std::shared_ptr<Pkcs11Module> module_;
+  std::unique_ptr<SessionPool> pool_;
+  absl::Mutex mu_;
+  std::optional<SystemHandles> handles_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<AuditKeySigner> audit_signer_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KeyStore>> OpenPkcs11KeyStore(
+    const Pkcs11Options& options) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Module> module,
+                   Pkcs11Module::Shared(options.module_path));
+  ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindTokenSlot(options.token_label));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<SessionPool> pool,
+      SessionPool::Open(*module, slot, options.user_pin, options.max_sessions));
+  return std::make_unique<Pkcs11KeyStore>(std::move(module), std::move(pool));
+}
+
+}  // namespace inkan::hsm
