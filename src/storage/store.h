@@ -22,12 +22,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace inkan::storage {
@@ -39,12 +39,13 @@ struct UserRecord {
 };
 
 struct CredentialRecord {
-  std::string id;          // public identifier (random hex)
+  std::string id;  // public identifier (random hex)
   int64_t user_id = 0;
   std::string algorithm;   // crypto::KeyAlgorithmName, e.g. "ec-p256"
   std::string backend;     // "pkcs11" or "software"
   std::string public_key;  // DER SubjectPublicKeyInfo
-  std::string sealed_key;  // opaque sealed blob (src/sam); never key material in the clear
+  std::string sealed_key;  // opaque sealed blob (src/sam); never key material
+                           // in the clear
   int failed_tries = 0;    // consecutive bad activation attempts
   bool locked = false;
   absl::Time created;
@@ -75,28 +76,33 @@ class Transaction {
   virtual ~Transaction() = default;
 
   // Configuration and small state, by key.
-  virtual absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view key) = 0;
-  virtual absl::Status PutMeta(std::string_view key, std::string_view value) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> GetMeta(
+      absl::string_view key) = 0;
+  virtual absl::Status PutMeta(absl::string_view key,
+                               absl::string_view value) = 0;
 
   // Returns the new user's id. AlreadyExists if the name is taken.
   virtual absl::StatusOr<int64_t> InsertUser(const UserRecord& user) = 0;
-  virtual absl::StatusOr<UserRecord> GetUserByName(std::string_view name) = 0;
+  virtual absl::StatusOr<UserRecord> GetUserByName(absl::string_view name) = 0;
   virtual absl::StatusOr<UserRecord> GetUserById(int64_t id) = 0;
-  virtual absl::StatusOr<std::vector<UserRecord>> ListUsers() = 0;
+  virtual absl::StatusOr<std::vector<UserRecord>> ListUsers() = 0;  // by id
 
   virtual absl::Status InsertCredential(const CredentialRecord& cred) = 0;
-  virtual absl::StatusOr<CredentialRecord> GetCredential(std::string_view id) = 0;
-  virtual absl::StatusOr<std::vector<CredentialRecord>> ListCredentials(int64_t user_id) = 0;
+  virtual absl::StatusOr<CredentialRecord> GetCredential(
+      absl::string_view id) = 0;
+  virtual absl::StatusOr<std::vector<CredentialRecord>> ListCredentials(
+      int64_t user_id) = 0;
   // Sets the bad-try counter and the lock flag. NotFound if no such credential.
-  virtual absl::Status UpdateCredentialTries(std::string_view id, int failed_tries,
-                                             bool locked) = 0;
+  virtual absl::Status UpdateCredentialTries(absl::string_view id,
+                                             int failed_tries, bool locked) = 0;
 
   // Appends one entry. FailedPrecondition unless row.seq is one past the
   // last entry's seq (the log has no gaps).
   virtual absl::Status AppendAuditEntry(const AuditEntryRow& row) = 0;
   // Entries with seq in [from_seq, from_seq + limit), in seq order.
-  virtual absl::StatusOr<std::vector<AuditEntryRow>> ReadAuditEntries(int64_t from_seq,
-                                                                      int64_t limit) = 0;
+  // InvalidArgument if limit < 0.
+  virtual absl::StatusOr<std::vector<AuditEntryRow>> ReadAuditEntries(
+      int64_t from_seq, int64_t limit) = 0;
   virtual absl::StatusOr<int64_t> AuditEntryCount() = 0;
   // AlreadyExists if a checkpoint for that size exists.
   virtual absl::Status AppendCheckpoint(const CheckpointRow& row) = 0;
@@ -114,8 +120,8 @@ class Store {
   // back and returns fn's status. In kReadOnly mode writes fail with
   // FailedPrecondition. Unavailable if the backend cannot be reached or
   // stays busy past its timeout.
-  virtual absl::Status Transact(TxMode mode,
-                                absl::FunctionRef<absl::Status(Transaction&)> fn) = 0;
+  virtual absl::Status Transact(
+      TxMode mode, absl::FunctionRef<absl::Status(Transaction&)> fn) = 0;
 };
 
 // SQLite in WAL mode at `path` (created if missing, mode 0600), migrated to
@@ -129,7 +135,9 @@ std::unique_ptr<Store> NewMemoryStore();
 // Wraps `base` (which must outlive it). Write operations are counted across
 // transactions; the write numbered `fail_at` (1-based) and every later one
 // fail with Internal("injected fault") until Reset(), which simulates a crash
-// at that point: the transaction rolls back.
+// at that point: the transaction rolls back (even if its callback ignores the
+// error and returns OK). FailAtWrite(0) disarms; Reset() disarms and sets
+// writes() back to 0. Reads are passed through and not counted.
 class FaultInjectionStore : public Store {
  public:
   virtual void FailAtWrite(int64_t fail_at) = 0;

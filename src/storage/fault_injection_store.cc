@@ -1,0 +1,156 @@
+// FaultInjectionStore (see store.h): fails the N-th write and every later one,
+// to show that callers survive a crash at any point of a transaction.
+//
+// A transaction that hit an injected fault always rolls back, even if its
+// callback swallowed the error and returned OK: a crash does not let the
+// caller carry on.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/store.h"
+
+namespace inkan::storage {
+namespace {
+
+class FaultInjectionStoreImpl;
+
+class FaultInjectionTransaction : public Transaction {
+ public:
+  FaultInjectionTransaction(Transaction& base, FaultInjectionStoreImpl& store)
+      : base_(base), store_(store) {}
+
+  bool faulted() const { return faulted_; }
+
+  // Reads pass through.
+  absl::StatusOr<std::optional<std::string>> GetMeta(
+      absl::string_view key) override {
+    return base_.GetMeta(key);
+  }
+  absl::StatusOr<UserRecord> GetUserByName(absl::string_view name) override {
+    return base_.GetUserByName(name);
+  }
+  absl::StatusOr<UserRecord> GetUserById(int64_t id) override {
+    return base_.GetUserById(id);
+  }
+  absl::StatusOr<std::vector<UserRecord>> ListUsers() override {
+    return base_.ListUsers();
+  }
+  absl::StatusOr<CredentialRecord> GetCredential(
+      absl::string_view id) override {
+    return base_.GetCredential(id);
+  }
+  absl::StatusOr<std::vector<CredentialRecord>> ListCredentials(
+      int64_t user_id) override {
+    return base_.ListCredentials(user_id);
+  }
+  absl::StatusOr<std::vector<AuditEntryRow>> ReadAuditEntries(
+      int64_t from_seq, int64_t limit) override {
+    return base_.ReadAuditEntries(from_seq, limit);
+  }
+  absl::StatusOr<int64_t> AuditEntryCount() override {
+    return base_.AuditEntryCount();
+  }
+  absl::StatusOr<std::vector<CheckpointRow>> ReadCheckpoints() override {
+    return base_.ReadCheckpoints();
+  }
+  absl::StatusOr<std::optional<CheckpointRow>> LatestCheckpoint() override {
+    return base_.LatestCheckpoint();
+  }
+
+  // Writes are counted and may fail.
+  absl::Status PutMeta(absl::string_view key,
+                       absl::string_view value) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.PutMeta(key, value);
+  }
+  absl::StatusOr<int64_t> InsertUser(const UserRecord& user) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.InsertUser(user);
+  }
+  absl::Status InsertCredential(const CredentialRecord& cred) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.InsertCredential(cred);
+  }
+  absl::Status UpdateCredentialTries(absl::string_view id, int failed_tries,
+                                     bool locked) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.UpdateCredentialTries(id, failed_tries, locked);
+  }
+  absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.AppendAuditEntry(row);
+  }
+  absl::Status AppendCheckpoint(const CheckpointRow& row) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.AppendCheckpoint(row);
+  }
+
+ private:
+  absl::Status CountWrite();
+
+  Transaction& base_;
+  FaultInjectionStoreImpl& store_;
+  bool faulted_ = false;
+};
+
+class FaultInjectionStoreImpl : public FaultInjectionStore {
+ public:
+  explicit FaultInjectionStoreImpl(Store& base) : base_(base) {}
+
+  absl::Status Transact(
+      TxMode mode, absl::FunctionRef<absl::Status(Transaction&)> fn) override {
+    return base_.Transact(mode, [&](Transaction& base_tx) -> absl::Status {
+      FaultInjectionTransaction tx(base_tx, *this);
+      absl::Status status = fn(tx);
+      if (status.ok() && tx.faulted()) return InjectedFault();
+      return status;
+    });
+  }
+
+  void FailAtWrite(int64_t fail_at) override { fail_at_.store(fail_at); }
+
+  // Clears the fault and the write counter.
+  void Reset() override {
+    fail_at_.store(0);
+    writes_.store(0);
+  }
+
+  int64_t writes() const override { return writes_.load(); }
+
+  // Counts one write; true if it must fail.
+  bool CountWriteAndCheck() {
+    int64_t n = writes_.fetch_add(1) + 1;
+    int64_t fail_at = fail_at_.load();
+    return fail_at > 0 && n >= fail_at;
+  }
+
+  static absl::Status InjectedFault() {
+    return absl::InternalError("injected fault");
+  }
+
+ private:
+  Store& base_;
+  std::atomic<int64_t> writes_{0};
+  std::atomic<int64_t> fail_at_{0};  // 0: no fault armed
+};
+
+absl::Status FaultInjectionTransaction::CountWrite() {
+  if (!store_.CountWriteAndCheck()) return absl::OkStatus();
+  faulted_ = true;
+  return FaultInjectionStoreImpl::InjectedFault();
+}
+
+}  // namespace
+
+std::unique_ptr<FaultInjectionStore> NewFaultInjectionStore(Store& base) {
+  return std::make_unique<FaultInjectionStoreImpl>(base);
+}
+
+}  // namespace inkan::storage

@@ -1,0 +1,161 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/status_macros.h"
+#include "storage/store.h"
+#include "storage/store_contract_test.h"
+#include "storage/test_util.h"
+
+namespace inkan::storage {
+namespace {
+
+using ::testing::Eq;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+// With no fault armed, the wrapper must be an invisible Store.
+INSTANTIATE_TEST_SUITE_P(FaultInjectionOverMemory, StoreContractTest,
+                         testing::Values(StoreContractParam{
+                             "FaultInjectionOverMemory",
+                             [] {
+                               return absl::StatusOr<std::unique_ptr<Store>>(
+                                   std::make_unique<OwningFaultInjectionStore>(
+                                       NewMemoryStore()));
+                             }}),
+                         StoreContractParamName);
+
+// The fault tests run over each real backend.
+class FaultInjectionStoreTest
+    : public testing::TestWithParam<StoreContractParam> {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<Store>> base = GetParam().make_store();
+    ASSERT_TRUE(base.ok()) << base.status();
+    store_ = std::make_unique<OwningFaultInjectionStore>(*std::move(base));
+  }
+
+  // A transaction of four writes (user, credential, meta, audit entry).
+  absl::Status FourWrites(int64_t seq) {
+    return store_->Transact(
+        TxMode::kReadWrite, [seq](Transaction& tx) -> absl::Status {
+          std::string n = std::to_string(seq);
+          ASSIGN_OR_RETURN(int64_t id, tx.InsertUser({.name = "user" + n}));
+          CredentialRecord cred;
+          cred.id = "cred" + n;
+          cred.user_id = id;
+          RETURN_IF_ERROR(tx.InsertCredential(cred));
+          RETURN_IF_ERROR(tx.PutMeta("last", n));
+          return tx.AppendAuditEntry({.seq = seq, .entry = n, .leaf_hash = n});
+        });
+  }
+
+  // Checks that exactly the transactions up to `seq` are visible.
+  void ExpectCommittedThrough(int64_t seq) {
+    ASSERT_THAT(
+        store_->Transact(
+            TxMode::kReadOnly,
+            [seq](Transaction& tx) -> absl::Status {
+              EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(Eq(seq)));
+              EXPECT_THAT(tx.ListUsers(), IsOkAndHolds(testing::SizeIs(seq)));
+              EXPECT_THAT(tx.GetCredential("cred" + std::to_string(seq + 1)),
+                          StatusIs(absl::StatusCode::kNotFound));
+              if (seq > 0) {
+                EXPECT_THAT(tx.GetMeta("last"),
+                            IsOkAndHolds(Optional(std::to_string(seq))));
+              } else {
+                EXPECT_THAT(tx.GetMeta("last"), IsOkAndHolds(Eq(std::nullopt)));
+              }
+              return absl::OkStatus();
+            }),
+        IsOk());
+  }
+
+  std::unique_ptr<FaultInjectionStore> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, FaultInjectionStoreTest,
+    testing::Values(
+        StoreContractParam{"Memory",
+                           [] {
+                             return absl::StatusOr<std::unique_ptr<Store>>(
+                                 NewMemoryStore());
+                           }},
+        StoreContractParam{"Sqlite", &ScratchSqliteStore::New}),
+    StoreContractParamName);
+
+TEST_P(FaultInjectionStoreTest, CountsWritesAcrossTransactionsButNotReads) {
+  EXPECT_EQ(store_->writes(), 0);
+  ASSERT_THAT(FourWrites(1), IsOk());
+  EXPECT_EQ(store_->writes(), 4);
+  ExpectCommittedThrough(1);
+  EXPECT_EQ(store_->writes(), 4);
+  ASSERT_THAT(FourWrites(2), IsOk());
+  EXPECT_EQ(store_->writes(), 8);
+}
+
+TEST_P(FaultInjectionStoreTest, FaultRollsBackTheWholeTransaction) {
+  ASSERT_THAT(FourWrites(1), IsOk());
+  store_->FailAtWrite(7);  // the third write of the next transaction
+  EXPECT_THAT(FourWrites(2), StatusIs(absl::StatusCode::kInternal,
+                                      HasSubstr("injected fault")));
+  ExpectCommittedThrough(1);
+}
+
+TEST_P(FaultInjectionStoreTest, SwallowedFaultStillRollsBack) {
+  store_->FailAtWrite(2);
+  absl::Status status =
+      store_->Transact(TxMode::kReadWrite, [](Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.PutMeta("a", "1"));
+        EXPECT_THAT(tx.PutMeta("b", "2"),
+                    StatusIs(absl::StatusCode::kInternal));
+        return absl::OkStatus();  // pretends nothing happened
+      });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal,
+                               HasSubstr("injected fault")));
+  store_->Reset();
+  ASSERT_THAT(store_->Transact(TxMode::kReadOnly,
+                               [](Transaction& tx) -> absl::Status {
+                                 EXPECT_THAT(tx.GetMeta("a"),
+                                             IsOkAndHolds(Eq(std::nullopt)));
+                                 return absl::OkStatus();
+                               }),
+              IsOk());
+}
+
+TEST_P(FaultInjectionStoreTest, LaterWritesFailUntilResetButReadsPass) {
+  ASSERT_THAT(FourWrites(1), IsOk());
+  store_->FailAtWrite(1);  // already passed: every write fails from now on
+  EXPECT_THAT(FourWrites(2), StatusIs(absl::StatusCode::kInternal));
+  EXPECT_THAT(FourWrites(2), StatusIs(absl::StatusCode::kInternal));
+  ExpectCommittedThrough(1);
+
+  store_->Reset();
+  EXPECT_EQ(store_->writes(), 0);
+  ASSERT_THAT(FourWrites(2), IsOk());
+  ExpectCommittedThrough(2);
+}
+
+TEST_P(FaultInjectionStoreTest, CrashAtAnyWriteLeavesAllOrNothing) {
+  for (int64_t fail_at = 1; fail_at <= 4; ++fail_at) {
+    SCOPED_TRACE(fail_at);
+    store_->Reset();
+    store_->FailAtWrite(fail_at);
+    EXPECT_THAT(FourWrites(1), StatusIs(absl::StatusCode::kInternal));
+    ExpectCommittedThrough(0);
+  }
+  store_->Reset();
+  store_->FailAtWrite(5);  // beyond the transaction: it commits
+  EXPECT_THAT(FourWrites(1), IsOk());
+  ExpectCommittedThrough(1);
+}
+
+}  // namespace
+}  // namespace inkan::storage

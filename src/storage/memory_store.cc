@@ -1,0 +1,272 @@
+// In-memory storage::Store for unit tests (see store.h). Same semantics and
+// error codes as the SQLite backend, checked by the same contract suite.
+//
+// Transactions are serialised: each holds the mutex for its whole life (so a
+// callback must not call Transact on the same store again). Writes go straight
+// into the state and push an undo step; a transaction that does not commit
+// (error status, or an exception unwinding through Transact) replays the undo
+// steps in reverse, so nothing of it stays visible. Times are truncated to
+// microseconds, as the SQLite backend stores them.
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "storage/store.h"
+
+namespace inkan::storage {
+namespace {
+
+absl::Time ToMicros(absl::Time t) {
+  return absl::FromUnixMicros(absl::ToUnixMicros(t));
+}
+
+struct State {
+  std::map<std::string, std::string, std::less<>> meta;
+  std::map<int64_t, UserRecord> users;
+  std::map<std::string, int64_t, std::less<>> user_ids_by_name;
+  int64_t next_user_id = 1;  // ids are never reused (AUTOINCREMENT)
+  std::map<std::string, CredentialRecord, std::less<>> credentials;
+  std::map<int64_t, AuditEntryRow> audit_log;
+  std::map<int64_t, CheckpointRow> checkpoints;
+};
+
+class MemoryTransaction : public Transaction {
+ public:
+  MemoryTransaction(State& state, TxMode mode) : state_(state), mode_(mode) {}
+  MemoryTransaction(const MemoryTransaction&) = delete;
+  MemoryTransaction& operator=(const MemoryTransaction&) = delete;
+  // Undoes every write unless Commit() was called.
+  ~MemoryTransaction() override {
+    if (committed_) return;
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
+  }
+
+  void Commit() { committed_ = true; }
+
+  absl::StatusOr<std::optional<std::string>> GetMeta(
+      absl::string_view key) override {
+    auto it = state_.meta.find(key);
+    if (it == state_.meta.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+
+  absl::Status PutMeta(absl::string_view key,
+                       absl::string_view value) override {
+    RETURN_IF_ERROR(CheckWritable("PutMeta"));
+    std::string k(key);
+    auto it = state_.meta.find(k);
+    if (it == state_.meta.end()) {
+      state_.meta.emplace(k, std::string(value));
+      undo_.push_back([this, k] { state_.meta.erase(k); });
+    } else {
+      std::string old = std::exchange(it->second, std::string(value));
+      undo_.push_back(
+          [this, k, old = std::move(old)] { state_.meta[k] = old; });
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> InsertUser(const UserRecord& user) override {
+    RETURN_IF_ERROR(CheckWritable("InsertUser"));
+    if (state_.user_ids_by_name.contains(user.name)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("insert user ", user.name, ": name is taken"));
+    }
+    int64_t id = state_.next_user_id++;
+    UserRecord stored = user;
+    stored.id = id;
+    stored.created = ToMicros(user.created);
+    state_.users.emplace(id, std::move(stored));
+    state_.user_ids_by_name.emplace(user.name, id);
+    undo_.push_back([this, id, name = user.name] {
+      state_.users.erase(id);
+      state_.user_ids_by_name.erase(name);
+      state_.next_user_id = id;
+    });
+    return id;
+  }
+
+  absl::StatusOr<UserRecord> GetUserByName(absl::string_view name) override {
+    auto it = state_.user_ids_by_name.find(name);
+    if (it == state_.user_ids_by_name.end()) {
+      return absl::NotFoundError(absl::StrCat("no user named \"", name, "\""));
+    }
+    return state_.users.at(it->second);
+  }
+
+  absl::StatusOr<UserRecord> GetUserById(int64_t id) override {
+    auto it = state_.users.find(id);
+    if (it == state_.users.end()) {
+      return absl::NotFoundError(absl::StrCat("no user with id ", id));
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<UserRecord>> ListUsers() override {
+    std::vector<UserRecord> users;
+    users.reserve(state_.users.size());
+    for (const auto& [id, user] : state_.users) users.push_back(user);
+    return users;
+  }
+
+  absl::Status InsertCredential(const CredentialRecord& cred) override {
+    RETURN_IF_ERROR(CheckWritable("InsertCredential"));
+    if (state_.credentials.contains(cred.id)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("insert credential ", cred.id, ": id is taken"));
+    }
+    if (!state_.users.contains(cred.user_id)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "insert credential ", cred.id, ": no user with id ", cred.user_id));
+    }
+    CredentialRecord stored = cred;
+    stored.created = ToMicros(cred.created);
+    state_.credentials.emplace(cred.id, std::move(stored));
+    undo_.push_back([this, id = cred.id] { state_.credentials.erase(id); });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<CredentialRecord> GetCredential(
+      absl::string_view id) override {
+    auto it = state_.credentials.find(id);
+    if (it == state_.credentials.end()) {
+      return absl::NotFoundError(absl::StrCat("no credential with id ", id));
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<CredentialRecord>> ListCredentials(
+      int64_t user_id) override {
+    std::vector<CredentialRecord> creds;
+    for (const auto& [id, cred] : state_.credentials) {
+      if (cred.user_id == user_id) creds.push_back(cred);
+    }
+    return creds;
+  }
+
+  absl::Status UpdateCredentialTries(absl::string_view id, int failed_tries,
+                                     bool locked) override {
+    RETURN_IF_ERROR(CheckWritable("UpdateCredentialTries"));
+    auto it = state_.credentials.find(id);
+    if (it == state_.credentials.end()) {
+      return absl::NotFoundError(absl::StrCat("no credential with id ", id));
+    }
+    CredentialRecord& cred = it->second;
+    undo_.push_back(
+        [&cred, tries = cred.failed_tries, was_locked = cred.locked] {
+          cred.failed_tries = tries;
+          cred.locked = was_locked;
+        });
+    cred.failed_tries = failed_tries;
+    cred.locked = locked;
+    return absl::OkStatus();
+  }
+
+  absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
+    RETURN_IF_ERROR(CheckWritable("AppendAuditEntry"));
+    int64_t last =
+        state_.audit_log.empty() ? 0 : state_.audit_log.rbegin()->first;
+    if (last == std::numeric_limits<int64_t>::max() || row.seq != last + 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("audit entry seq ", row.seq, " does not follow ", last));
+    }
+    state_.audit_log.emplace(row.seq, row);
+    undo_.push_back([this, seq = row.seq] { state_.audit_log.erase(seq); });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<AuditEntryRow>> ReadAuditEntries(
+      int64_t from_seq, int64_t limit) override {
+    if (limit < 0) return absl::InvalidArgumentError("negative limit");
+    std::vector<AuditEntryRow> rows;
+    if (limit == 0) return rows;
+    int64_t last = (from_seq > 0 &&
+                    limit - 1 > std::numeric_limits<int64_t>::max() - from_seq)
+                       ? std::numeric_limits<int64_t>::max()
+                       : from_seq + (limit - 1);
+    for (auto it = state_.audit_log.lower_bound(from_seq);
+         it != state_.audit_log.end() && it->first <= last; ++it) {
+      rows.push_back(it->second);
+    }
+    return rows;
+  }
+
+  absl::StatusOr<int64_t> AuditEntryCount() override {
+    return static_cast<int64_t>(state_.audit_log.size());
+  }
+
+  absl::Status AppendCheckpoint(const CheckpointRow& row) override {
+    RETURN_IF_ERROR(CheckWritable("AppendCheckpoint"));
+    if (!state_.checkpoints.emplace(row.tree_size, row).second) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "append checkpoint for size ", row.tree_size, ": already exists"));
+    }
+    undo_.push_back(
+        [this, size = row.tree_size] { state_.checkpoints.erase(size); });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<CheckpointRow>> ReadCheckpoints() override {
+    std::vector<CheckpointRow> rows;
+    rows.reserve(state_.checkpoints.size());
+    for (const auto& [size, row] : state_.checkpoints) rows.push_back(row);
+    return rows;
+  }
+
+  absl::StatusOr<std::optional<CheckpointRow>> LatestCheckpoint() override {
+    if (state_.checkpoints.empty()) return std::optional<CheckpointRow>();
+    return std::optional<CheckpointRow>(state_.checkpoints.rbegin()->second);
+  }
+
+ private:
+  absl::Status CheckWritable(absl::string_view op) const {
+    if (mode_ != TxMode::kReadWrite) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(op, " in a read-only transaction"));
+    }
+    return absl::OkStatus();
+  }
+
+  State& state_;
+  const TxMode mode_;
+  bool committed_ = false;
+  std::vector<std::function<void()>> undo_;
+};
+
+class MemoryStore : public Store {
+ public:
+  absl::Status Transact(
+      TxMode mode, absl::FunctionRef<absl::Status(Transaction&)> fn) override {
+    absl::MutexLock lock(&mu_);
+    MemoryTransaction tx(state_, mode);
+    absl::Status status = fn(tx);
+    if (status.ok()) tx.Commit();
+    return status;
+  }
+
+ private:
+  absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<Store> NewMemoryStore() {
+  return std::make_unique<MemoryStore>();
+}
+
+}  // namespace inkan::storage

@@ -1,0 +1,736 @@
+// SQLite backend of storage::Store (see store.h).
+//
+// One database file in WAL mode, shared by the server and the CLI (possibly in
+// different processes). Writers serialise on BEGIN IMMEDIATE; readers never
+// block writers. Each Transact call borrows a connection from a small pool, so
+// concurrent transactions never share a connection; each connection caches
+// its prepared statements.
+//
+// Schema versions live in `PRAGMA user_version`; kMigrations below lists the
+// steps, and OpenSqliteStore applies the missing ones in one transaction. To
+// change the schema, append a step (never edit a released one).
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "storage/store.h"
+
+namespace inkan::storage {
+namespace {
+
+// How long a connection waits for another writer before giving up with
+// SQLITE_BUSY (reported as Unavailable).
+constexpr int kBusyTimeoutMs = 5000;
+// Connections kept open for reuse; more may exist while many transactions run.
+constexpr size_t kMaxIdleConnections = 8;
+
+// Schema migrations: step i brings the schema from version i to i + 1. The
+// table and column names are relied on by doc/ and by tests that tamper with
+// rows through the sqlite3 CLI.
+constexpr const char* kMigrations[] = {
+    // Version 1: initial schema.
+    R"sql(
+      CREATE TABLE meta(
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL);
+      CREATE TABLE users(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        created_us INTEGER NOT NULL);
+      CREATE TABLE credentials(
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        algorithm TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        sealed_key BLOB NOT NULL,
+        failed_tries INTEGER NOT NULL DEFAULT 0,
+        locked INTEGER NOT NULL DEFAULT 0,
+        created_us INTEGER NOT NULL);
+      CREATE INDEX credentials_by_user ON credentials(user_id);
+      CREATE TABLE audit_log(
+        seq INTEGER PRIMARY KEY,
+        entry TEXT NOT NULL,
+        leaf_hash BLOB NOT NULL);
+      CREATE TABLE audit_checkpoint(
+        tree_size INTEGER PRIMARY KEY,
+        note TEXT NOT NULL,
+        signature BLOB NOT NULL);
+    )sql",
+};
+constexpr int kSchemaVersion =
+    static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+// Maps an SQLite result code to a Status. `context` says what we were doing
+// (it may name ids, never secrets); SQLite's own messages name tables and
+// columns but never bound values.
+absl::Status SqliteError(int rc, sqlite3* db, absl::string_view context) {
+  std::string message = absl::StrCat(
+      context, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+      " (sqlite ", rc, ")");
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+      return absl::UnavailableError(message);
+    case SQLITE_CONSTRAINT:
+      switch (rc) {
+        case SQLITE_CONSTRAINT_PRIMARYKEY:
+        case SQLITE_CONSTRAINT_UNIQUE:
+        case SQLITE_CONSTRAINT_ROWID:
+          return absl::AlreadyExistsError(message);
+        default:  // foreign key, NOT NULL, CHECK
+          return absl::FailedPreconditionError(message);
+      }
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(message);
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return absl::PermissionDeniedError(message);
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+// RAII for sqlite3* and sqlite3_stmt*.
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// A borrowed, cached statement; resets it and clears its bindings when the
+// use ends, so the next user (and COMMIT) finds it idle.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  absl::Status BindInt64(int index, int64_t value) {
+    return Check(sqlite3_bind_int64(stmt_, index, value));
+  }
+  // Bound without copying: the data must outlive the statement's use.
+  absl::Status BindText(int index, absl::string_view value) {
+    if (value.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+      return absl::InvalidArgumentError("value too large");
+    }
+    return Check(
+        sqlite3_bind_text(stmt_, index, value.empty() ? "" : value.data(),
+                          static_cast<int>(value.size()), SQLITE_STATIC));
+  }
+  absl::Status BindBlob(int index, absl::string_view value) {
+    if (value.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+      return absl::InvalidArgumentError("value too large");
+    }
+    if (value.empty()) return Check(sqlite3_bind_zeroblob(stmt_, index, 0));
+    return Check(sqlite3_bind_blob(stmt_, index, value.data(),
+                                   static_cast<int>(value.size()),
+                                   SQLITE_STATIC));
+  }
+
+  // True if a row is available, false when done.
+  absl::StatusOr<bool> Step(absl::string_view context) {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqliteError(rc, db_, context);
+  }
+
+  int64_t ColumnInt64(int col) { return sqlite3_column_int64(stmt_, col); }
+  // Exact bytes of a TEXT or BLOB column (NUL bytes included).
+  std::string ColumnBytes(int col) {
+    const void* data = sqlite3_column_blob(stmt_, col);
+    int size = sqlite3_column_bytes(stmt_, col);
+    if (data == nullptr || size <= 0) return std::string();
+    return std::string(static_cast<const char*>(data),
+                       static_cast<size_t>(size));
+  }
+
+ private:
+  absl::Status Check(int rc) {
+    if (rc == SQLITE_OK) return absl::OkStatus();
+    return SqliteError(rc, db_, "bind");
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+// One open database handle with its statement cache. Used by one transaction
+// at a time (the pool hands it out exclusively).
+class Connection {
+ public:
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(
+      const std::string& path) {
+    sqlite3* raw = nullptr;
+    // No SQLITE_OPEN_CREATE: OpenSqliteStore creates the file with mode 0600
+    // first. NOMUTEX: a connection is never used by two threads at once.
+    int rc =
+        sqlite3_open_v2(path.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    DbPtr db(raw);
+    if (rc != SQLITE_OK) {
+      return SqliteError(rc, db.get(), absl::StrCat("open database ", path));
+    }
+    sqlite3_extended_result_codes(db.get(), 1);
+    rc = sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
+    if (rc != SQLITE_OK) return SqliteError(rc, db.get(), "set busy timeout");
+    auto conn = std::unique_ptr<Connection>(new Connection(std::move(db)));
+    // synchronous=FULL: a commit (e.g. an audit entry) is durable before
+    // Transact returns.
+    RETURN_IF_ERROR(
+        conn->ExecScript("PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; "
+                         "PRAGMA trusted_schema=OFF;",
+                         "configure connection"));
+    return conn;
+  }
+
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* db() const { return db_.get(); }
+
+  // The cached statement for `sql` (prepared on first use).
+  absl::StatusOr<std::unique_ptr<Stmt>> Prepare(absl::string_view sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v3(db_.get(), sql.data(),
+                                  static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+      StmtPtr stmt(raw);
+      if (rc != SQLITE_OK) return SqliteError(rc, db_.get(), "prepare");
+      it = cache_.emplace(std::string(sql), std::move(stmt)).first;
+    }
+    return std::make_unique<Stmt>(db_.get(), it->second.get());
+  }
+
+  // Runs one statement that returns no rows of interest (BEGIN, COMMIT...).
+  absl::Status Exec(absl::string_view sql, absl::string_view context) {
+    ASSIGN_OR_RETURN(auto stmt, Prepare(sql));
+    ASSIGN_OR_RETURN(bool row, stmt->Step(context));
+    (void)row;
+    return absl::OkStatus();
+  }
+
+  // Runs several statements, uncached (schema setup, pragmas).
+  absl::Status ExecScript(const char* sql, absl::string_view context) {
+    int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(rc, db_.get(), context);
+    return absl::OkStatus();
+  }
+
+  bool InTransaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
+
+ private:
+  explicit Connection(DbPtr db) : db_(std::move(db)) {}
+
+  DbPtr db_;  // declared first: closed after the statements are finalized
+  absl::flat_hash_map<std::string, StmtPtr> cache_;
+};
+
+UserRecord ReadUser(Stmt& stmt) {
+  UserRecord user;
+  user.id = stmt.ColumnInt64(0);
+  user.name = stmt.ColumnBytes(1);
+  user.created = absl::FromUnixMicros(stmt.ColumnInt64(2));
+  return user;
+}
+
+// Column order read by ReadCredential (a macro so it can be pasted into
+// string literals).
+#define INKAN_CREDENTIAL_COLUMNS                                            \
+  "id, user_id, algorithm, backend, public_key, sealed_key, failed_tries, " \
+  "locked, created_us"
+
+CredentialRecord ReadCredential(Stmt& stmt) {
+  CredentialRecord cred;
+  cred.id = stmt.ColumnBytes(0);
+  cred.user_id = stmt.ColumnInt64(1);
+  cred.algorithm = stmt.ColumnBytes(2);
+  cred.backend = stmt.ColumnBytes(3);
+  cred.public_key = stmt.ColumnBytes(4);
+  cred.sealed_key = stmt.ColumnBytes(5);
+  cred.failed_tries = static_cast<int>(stmt.ColumnInt64(6));
+  cred.locked = stmt.ColumnInt64(7) != 0;
+  cred.created = absl::FromUnixMicros(stmt.ColumnInt64(8));
+  return cred;
+}
+
+class SqliteTransaction : public Transaction {
+ public:
+  SqliteTransaction(Connection& conn, TxMode mode) : conn_(conn), mode_(mode) {}
+
+  // Not OK if SQLite rolled the whole transaction back after an error (it
+  // does so for e.g. SQLITE_FULL or SQLITE_IOERR): nothing more may run in it,
+  // and it must not report success even if the callback returns OK.
+  const absl::Status& aborted() const { return aborted_; }
+
+  absl::StatusOr<std::optional<std::string>> GetMeta(
+      absl::string_view key) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("SELECT value FROM meta WHERE key = ?"));
+    RETURN_IF_ERROR(stmt->BindText(1, key));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get meta"));
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(stmt->ColumnBytes(0));
+  }
+
+  absl::Status PutMeta(absl::string_view key,
+                       absl::string_view value) override {
+    RETURN_IF_ERROR(CheckWritable("PutMeta"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+    RETURN_IF_ERROR(stmt->BindText(1, key));
+    RETURN_IF_ERROR(stmt->BindText(2, value));
+    return StepDone(*stmt, absl::StrCat("put meta ", key));
+  }
+
+  absl::StatusOr<int64_t> InsertUser(const UserRecord& user) override {
+    RETURN_IF_ERROR(CheckWritable("InsertUser"));
+    ASSIGN_OR_RETURN(
+        auto stmt, Prepare("INSERT INTO users(name, created_us) VALUES(?, ?)"));
+    RETURN_IF_ERROR(stmt->BindText(1, user.name));
+    RETURN_IF_ERROR(stmt->BindInt64(2, absl::ToUnixMicros(user.created)));
+    RETURN_IF_ERROR(StepDone(*stmt, absl::StrCat("insert user ", user.name)));
+    return sqlite3_last_insert_rowid(conn_.db());
+  }
+
+  absl::StatusOr<UserRecord> GetUserByName(absl::string_view name) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("SELECT id, name, created_us FROM users WHERE name = ?"));
+    RETURN_IF_ERROR(stmt->BindText(1, name));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get user"));
+    if (!row) {
+      return absl::NotFoundError(absl::StrCat("no user named \"", name, "\""));
+    }
+    return ReadUser(*stmt);
+  }
+
+  absl::StatusOr<UserRecord> GetUserById(int64_t id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("SELECT id, name, created_us FROM users WHERE id = ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, id));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get user"));
+    if (!row) return absl::NotFoundError(absl::StrCat("no user with id ", id));
+    return ReadUser(*stmt);
+  }
+
+  absl::StatusOr<std::vector<UserRecord>> ListUsers() override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("SELECT id, name, created_us FROM users ORDER BY id"));
+    std::vector<UserRecord> users;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list users"));
+      if (!row) break;
+      users.push_back(ReadUser(*stmt));
+    }
+    return users;
+  }
+
+  absl::Status InsertCredential(const CredentialRecord& cred) override {
+    RETURN_IF_ERROR(CheckWritable("InsertCredential"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("INSERT INTO credentials(id, user_id, algorithm, backend, "
+                "public_key, sealed_key, failed_tries, locked, created_us) "
+                "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    RETURN_IF_ERROR(stmt->BindText(1, cred.id));
+    RETURN_IF_ERROR(stmt->BindInt64(2, cred.user_id));
+    RETURN_IF_ERROR(stmt->BindText(3, cred.algorithm));
+    RETURN_IF_ERROR(stmt->BindText(4, cred.backend));
+    RETURN_IF_ERROR(stmt->BindBlob(5, cred.public_key));
+    RETURN_IF_ERROR(stmt->BindBlob(6, cred.sealed_key));
+    RETURN_IF_ERROR(stmt->BindInt64(7, cred.failed_tries));
+    RETURN_IF_ERROR(stmt->BindInt64(8, cred.locked ? 1 : 0));
+    RETURN_IF_ERROR(stmt->BindInt64(9, absl::ToUnixMicros(cred.created)));
+    return StepDone(*stmt, absl::StrCat("insert credential ", cred.id,
+                                        " for user ", cred.user_id));
+  }
+
+  absl::StatusOr<CredentialRecord> GetCredential(
+      absl::string_view id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT " INKAN_CREDENTIAL_COLUMNS
+                                        " FROM credentials WHERE id = ?"));
+    RETURN_IF_ERROR(stmt->BindText(1, id));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get credential"));
+    if (!row) {
+      return absl::NotFoundError(absl::StrCat("no credential with id ", id));
+    }
+    return ReadCredential(*stmt);
+  }
+
+  absl::StatusOr<std::vector<CredentialRecord>> ListCredentials(
+      int64_t user_id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(
+        auto stmt, Prepare("SELECT " INKAN_CREDENTIAL_COLUMNS
+                           " FROM credentials WHERE user_id = ? ORDER BY id"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, user_id));
+    std::vector<CredentialRecord> creds;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list credentials"));
+      if (!row) break;
+      creds.push_back(ReadCredential(*stmt));
+    }
+    return creds;
+  }
+
+  absl::Status UpdateCredentialTries(absl::string_view id, int failed_tries,
+                                     bool locked) override {
+    RETURN_IF_ERROR(CheckWritable("UpdateCredentialTries"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("UPDATE credentials SET failed_tries = ?, locked = ? "
+                "WHERE id = ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, failed_tries));
+    RETURN_IF_ERROR(stmt->BindInt64(2, locked ? 1 : 0));
+    RETURN_IF_ERROR(stmt->BindText(3, id));
+    RETURN_IF_ERROR(StepDone(*stmt, absl::StrCat("update credential ", id)));
+    if (sqlite3_changes(conn_.db()) == 0) {
+      return absl::NotFoundError(absl::StrCat("no credential with id ", id));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
+    RETURN_IF_ERROR(CheckWritable("AppendAuditEntry"));
+    int64_t last = 0;
+    {
+      ASSIGN_OR_RETURN(auto stmt,
+                       Prepare("SELECT COALESCE(MAX(seq), 0) FROM audit_log"));
+      ASSIGN_OR_RETURN(bool has_row, Step(*stmt, "read last audit seq"));
+      if (has_row) last = stmt->ColumnInt64(0);
+    }
+    if (last == std::numeric_limits<int64_t>::max() || row.seq != last + 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("audit entry seq ", row.seq, " does not follow ", last));
+    }
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare(
+            "INSERT INTO audit_log(seq, entry, leaf_hash) VALUES(?, ?, ?)"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, row.seq));
+    RETURN_IF_ERROR(stmt->BindText(2, row.entry));
+    RETURN_IF_ERROR(stmt->BindBlob(3, row.leaf_hash));
+    return StepDone(*stmt, absl::StrCat("append audit entry ", row.seq));
+  }
+
+  absl::StatusOr<std::vector<AuditEntryRow>> ReadAuditEntries(
+      int64_t from_seq, int64_t limit) override {
+    RETURN_IF_ERROR(CheckUsable());
+    if (limit < 0) return absl::InvalidArgumentError("negative limit");
+    std::vector<AuditEntryRow> rows;
+    if (limit == 0) return rows;
+    // Last seq in [from_seq, from_seq + limit), saturating.
+    int64_t last = (from_seq > 0 &&
+                    limit - 1 > std::numeric_limits<int64_t>::max() - from_seq)
+                       ? std::numeric_limits<int64_t>::max()
+                       : from_seq + (limit - 1);
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("SELECT seq, entry, leaf_hash FROM audit_log "
+                             "WHERE seq >= ? AND seq <= ? ORDER BY seq"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, from_seq));
+    RETURN_IF_ERROR(stmt->BindInt64(2, last));
+    while (true) {
+      ASSIGN_OR_RETURN(bool has_row, Step(*stmt, "read audit entries"));
+      if (!has_row) break;
+      AuditEntryRow row;
+      row.seq = stmt->ColumnInt64(0);
+      row.entry = stmt->ColumnBytes(1);
+      row.leaf_hash = stmt->ColumnBytes(2);
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
+  absl::StatusOr<int64_t> AuditEntryCount() override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT COUNT(*) FROM audit_log"));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "count audit entries"));
+    return row ? stmt->ColumnInt64(0) : 0;
+  }
+
+  absl::Status AppendCheckpoint(const CheckpointRow& row) override {
+    RETURN_IF_ERROR(CheckWritable("AppendCheckpoint"));
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("INSERT INTO audit_checkpoint(tree_size, note, "
+                             "signature) VALUES(?, ?, ?)"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, row.tree_size));
+    RETURN_IF_ERROR(stmt->BindText(2, row.note));
+    RETURN_IF_ERROR(stmt->BindBlob(3, row.signature));
+    return StepDone(*stmt,
+                    absl::StrCat("append checkpoint for size ", row.tree_size));
+  }
+
+  absl::StatusOr<std::vector<CheckpointRow>> ReadCheckpoints() override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("SELECT tree_size, note, signature FROM "
+                             "audit_checkpoint ORDER BY tree_size"));
+    std::vector<CheckpointRow> rows;
+    while (true) {
+      ASSIGN_OR_RETURN(bool has_row, Step(*stmt, "read checkpoints"));
+      if (!has_row) break;
+      rows.push_back(ReadCheckpoint(*stmt));
+    }
+    return rows;
+  }
+
+  absl::StatusOr<std::optional<CheckpointRow>> LatestCheckpoint() override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("SELECT tree_size, note, signature FROM audit_checkpoint "
+                "ORDER BY tree_size DESC LIMIT 1"));
+    ASSIGN_OR_RETURN(bool has_row, Step(*stmt, "read latest checkpoint"));
+    if (!has_row) return std::optional<CheckpointRow>();
+    return std::optional<CheckpointRow>(ReadCheckpoint(*stmt));
+  }
+
+ private:
+  static CheckpointRow ReadCheckpoint(Stmt& stmt) {
+    CheckpointRow row;
+    row.tree_size = stmt.ColumnInt64(0);
+    row.note = stmt.ColumnBytes(1);
+    row.signature = stmt.ColumnBytes(2);
+    return row;
+  }
+
+  absl::Status CheckUsable() const { return aborted_; }
+
+  absl::Status CheckWritable(absl::string_view op) const {
+    RETURN_IF_ERROR(CheckUsable());
+    if (mode_ != TxMode::kReadWrite) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(op, " in a read-only transaction"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<Stmt>> Prepare(absl::string_view sql) {
+    return conn_.Prepare(sql);
+  }
+
+  // Steps and, on error, notices whether SQLite abandoned the transaction.
+  absl::StatusOr<bool> Step(Stmt& stmt, absl::string_view context) {
+    absl::StatusOr<bool> result = stmt.Step(context);
+    if (!result.ok() && !conn_.InTransaction()) {
+      aborted_ =
+          absl::Status(result.status().code(),
+                       absl::StrCat("transaction rolled back by SQLite: ",
+                                    result.status().message()));
+      return aborted_;
+    }
+    return result;
+  }
+
+  absl::Status StepDone(Stmt& stmt, absl::string_view context) {
+    return Step(stmt, context).status();
+  }
+
+  Connection& conn_;
+  const TxMode mode_;
+  absl::Status aborted_;
+};
+
+class SqliteStore : public Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path) {
+    RETURN_IF_ERROR(CreateFile(path));
+    ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(path));
+    RETURN_IF_ERROR(EnableWal(*conn));
+    RETURN_IF_ERROR(Migrate(*conn));
+    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path));
+    store->Release(std::move(conn));
+    return store;
+  }
+
+  absl::Status Transact(
+      TxMode mode, absl::FunctionRef<absl::Status(Transaction&)> fn) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Acquire());
+    // IMMEDIATE takes the write lock up front, so writers (in any process)
+    // serialise here, waiting up to the busy timeout, instead of failing
+    // later when a read transaction tries to upgrade.
+    absl::Status status = conn->Exec(
+        mode == TxMode::kReadWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED",
+        "begin transaction");
+    if (status.ok()) {
+      SqliteTransaction tx(*conn, mode);
+      status = fn(tx);
+      if (status.ok()) status = tx.aborted();
+      if (status.ok()) status = conn->Exec("COMMIT", "commit");
+      if (status.ok()) {
+        Release(std::move(conn));
+        return absl::OkStatus();
+      }
+    }
+    if (conn->InTransaction()) {
+      // The rollback's own error is not interesting next to `status`; if it
+      // failed, the connection is dropped below, which rolls back on close.
+      conn->Exec("ROLLBACK", "rollback").IgnoreError();
+    }
+    if (!conn->InTransaction()) Release(std::move(conn));
+    return status;
+  }
+
+ private:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  // Creates the file with mode 0600 before SQLite opens it. SQLite gives the
+  // -wal and -shm files the database file's permission bits.
+  static absl::Status CreateFile(const std::string& path) {
+    if (path.empty()) return absl::InvalidArgumentError("empty database path");
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    bool created = fd >= 0;
+    if (!created && errno == EEXIST) {
+      fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      int err = errno;
+      return absl::Status(
+          absl::ErrnoToStatusCode(err),
+          absl::StrCat("open database ", path, ": ", std::strerror(err)));
+    }
+    // The umask may have cleared owner bits; nothing else should be set.
+    if (created && fchmod(fd, 0600) != 0) {
+      int err = errno;
+      close(fd);
+      return absl::Status(
+          absl::ErrnoToStatusCode(err),
+          absl::StrCat("chmod database ", path, ": ", std::strerror(err)));
+    }
+    close(fd);
+    return absl::OkStatus();
+  }
+
+  static absl::Status EnableWal(Connection& conn) {
+    ASSIGN_OR_RETURN(auto stmt, conn.Prepare("PRAGMA journal_mode=WAL"));
+    ASSIGN_OR_RETURN(bool row, stmt->Step("enable WAL"));
+    std::string mode = row ? stmt->ColumnBytes(0) : "";
+    if (mode != "wal") {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "could not enable WAL mode (journal_mode is \"", mode, "\")"));
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status Migrate(Connection& conn) {
+    RETURN_IF_ERROR(conn.Exec("BEGIN IMMEDIATE", "begin migration"));
+    absl::Status status = MigrateInTransaction(conn);
+    if (status.ok()) status = conn.Exec("COMMIT", "commit migration");
+    if (!status.ok() && conn.InTransaction()) {
+      conn.Exec("ROLLBACK", "rollback migration").IgnoreError();
+    }
+    return status;
+  }
+
+  static absl::Status MigrateInTransaction(Connection& conn) {
+    int64_t version = 0;
+    {
+      ASSIGN_OR_RETURN(auto stmt, conn.Prepare("PRAGMA user_version"));
+      ASSIGN_OR_RETURN(bool row, stmt->Step("read schema version"));
+      if (row) version = stmt->ColumnInt64(0);
+    }
+    if (version > kSchemaVersion || version < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database schema version ", version,
+          " is not supported by this binary (it knows up to version ",
+          kSchemaVersion, ")"));
+    }
+    for (int64_t v = version; v < kSchemaVersion; ++v) {
+      RETURN_IF_ERROR(conn.ExecScript(
+          kMigrations[v], absl::StrCat("migrate schema to version ", v + 1)));
+    }
+    if (version != kSchemaVersion) {
+      RETURN_IF_ERROR(conn.ExecScript(
+          absl::StrCat("PRAGMA user_version = ", kSchemaVersion).c_str(),
+          "set schema version"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<Connection>> Acquire() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!idle_.empty()) {
+        std::unique_ptr<Connection> conn = std::move(idle_.back());
+        idle_.pop_back();
+        return conn;
+      }
+    }
+    return Connection::Open(path_);
+  }
+
+  void Release(std::unique_ptr<Connection> conn) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (idle_.size() < kMaxIdleConnections) {
+        idle_.push_back(std::move(conn));
+        return;
+      }
+    }
+    conn.reset();  // surplus: closed outside the lock
+  }
+
+  const std::string path_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
+#undef INKAN_CREDENTIAL_COLUMNS
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(
+    const std::string& path) {
+  return SqliteStore::Open(path);
+}
+
+}  // namespace inkan::storage

@@ -1,0 +1,614 @@
+// The storage::Store contract suite (see store_contract_test.h). Backends
+// instantiate it in their own test files.
+#include "storage/store_contract_test.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "storage/store.h"
+
+namespace inkan::storage {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Eq;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::Optional;
+using ::testing::UnorderedElementsAre;
+
+const absl::Time kT0 = absl::FromUnixMicros(1798761600123456);
+
+UserRecord User(std::string name) {
+  UserRecord user;
+  user.name = std::move(name);
+  user.created = kT0;
+  return user;
+}
+
+CredentialRecord Credential(std::string id, int64_t user_id) {
+  CredentialRecord cred;
+  cred.id = std::move(id);
+  cred.user_id = user_id;
+  cred.algorithm = "ec-p256";
+  cred.backend = "software";
+  cred.public_key = std::string("\x30\x59\x00\x13", 4);
+  cred.sealed_key = std::string("sealed\x00key\x00", 11);
+  cred.created = kT0 + absl::Seconds(1);
+  return cred;
+}
+
+AuditEntryRow Entry(int64_t seq) {
+  AuditEntryRow row;
+  row.seq = seq;
+  row.entry = "{\"seq\":" + std::to_string(seq) + "}";
+  row.leaf_hash = std::string(32, static_cast<char>(seq));
+  row.leaf_hash[0] = '\0';
+  return row;
+}
+
+CheckpointRow Checkpoint(int64_t size) {
+  CheckpointRow row;
+  row.tree_size = size;
+  row.note = "inkan-log\n" + std::to_string(size) + "\n";
+  row.signature = std::string("\x00sig\x00", 5) + std::to_string(size);
+  return row;
+}
+
+MATCHER_P(EntryIs, expected, "") {
+  return arg.seq == expected.seq && arg.entry == expected.entry &&
+         arg.leaf_hash == expected.leaf_hash;
+}
+MATCHER_P(CheckpointIs, expected, "") {
+  return arg.tree_size == expected.tree_size && arg.note == expected.note &&
+         arg.signature == expected.signature;
+}
+
+// --- Transactions ---------------------------------------------------------
+
+TEST_P(StoreContractTest, CommitsWhenCallbackReturnsOk) {
+  ASSERT_THAT(Write([](Transaction& tx) { return tx.PutMeta("k", "v"); }),
+              IsOk());
+  std::optional<std::string> value;
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(value, tx.GetMeta("k"));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  EXPECT_THAT(value, Optional(std::string("v")));
+}
+
+TEST_P(StoreContractTest, RollsBackEverythingWhenCallbackFails) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.PutMeta("kept", "before"));
+                ASSIGN_OR_RETURN(int64_t id, tx.InsertUser(User("keeper")));
+                RETURN_IF_ERROR(tx.InsertCredential(Credential("c0", id)));
+                return tx.AppendAuditEntry(Entry(1));
+              }),
+              IsOk());
+
+  absl::Status status = Write([](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.PutMeta("kept", "after"));
+    RETURN_IF_ERROR(tx.PutMeta("new", "x"));
+    ASSIGN_OR_RETURN(int64_t id, tx.InsertUser(User("ghost")));
+    RETURN_IF_ERROR(tx.InsertCredential(Credential("c1", id)));
+    RETURN_IF_ERROR(tx.UpdateCredentialTries("c0", 3, true));
+    RETURN_IF_ERROR(tx.AppendAuditEntry(Entry(2)));
+    RETURN_IF_ERROR(tx.AppendCheckpoint(Checkpoint(2)));
+    return absl::AbortedError("caller gave up");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted,
+                               HasSubstr("caller gave up")));
+
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetMeta("kept"),
+                            IsOkAndHolds(Optional(std::string("before"))));
+                EXPECT_THAT(tx.GetMeta("new"), IsOkAndHolds(Eq(std::nullopt)));
+                EXPECT_THAT(tx.GetUserByName("ghost"),
+                            StatusIs(absl::StatusCode::kNotFound));
+                EXPECT_THAT(tx.GetCredential("c1"),
+                            StatusIs(absl::StatusCode::kNotFound));
+                ASSIGN_OR_RETURN(CredentialRecord c0, tx.GetCredential("c0"));
+                EXPECT_EQ(c0.failed_tries, 0);
+                EXPECT_FALSE(c0.locked);
+                EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(Eq(1)));
+                EXPECT_THAT(tx.LatestCheckpoint(),
+                            IsOkAndHolds(Eq(std::nullopt)));
+                ASSIGN_OR_RETURN(auto users, tx.ListUsers());
+                EXPECT_EQ(users.size(), 1u);
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, FailedOperationInsideTransactionCanBeRecovered) {
+  // A caller may handle an error (e.g. AlreadyExists) and still commit the
+  // rest of its transaction.
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertUser(User("alice")).status();
+              }),
+              IsOk());
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.InsertUser(User("alice")),
+                            StatusIs(absl::StatusCode::kAlreadyExists));
+                return tx.PutMeta("after", "yes");
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetMeta("after"),
+                            IsOkAndHolds(Optional(std::string("yes"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, ReadOnlyTransactionRefusesEveryWrite) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(int64_t id, tx.InsertUser(User("alice")));
+                return tx.InsertCredential(Credential("c0", id));
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                constexpr auto kRefused = absl::StatusCode::kFailedPrecondition;
+                EXPECT_THAT(tx.PutMeta("k", "v"), StatusIs(kRefused));
+                EXPECT_THAT(tx.InsertUser(User("bob")), StatusIs(kRefused));
+                EXPECT_THAT(tx.InsertCredential(Credential("c1", 1)),
+                            StatusIs(kRefused));
+                EXPECT_THAT(tx.UpdateCredentialTries("c0", 1, false),
+                            StatusIs(kRefused));
+                EXPECT_THAT(tx.AppendAuditEntry(Entry(1)), StatusIs(kRefused));
+                EXPECT_THAT(tx.AppendCheckpoint(Checkpoint(1)),
+                            StatusIs(kRefused));
+                // Reads still work.
+                EXPECT_THAT(tx.GetUserByName("alice"), IsOk());
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetMeta("k"), IsOkAndHolds(Eq(std::nullopt)));
+                EXPECT_THAT(tx.GetUserByName("bob"),
+                            StatusIs(absl::StatusCode::kNotFound));
+                EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(Eq(0)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, ReadOnlyTransactionReturnsCallbackStatus) {
+  EXPECT_THAT(Read([](Transaction&) { return absl::NotFoundError("nope"); }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+}
+
+TEST_P(StoreContractTest, WritesAreVisibleLaterInTheSameTransaction) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.PutMeta("k", "v"));
+                EXPECT_THAT(tx.GetMeta("k"),
+                            IsOkAndHolds(Optional(std::string("v"))));
+                ASSIGN_OR_RETURN(int64_t id, tx.InsertUser(User("alice")));
+                EXPECT_THAT(tx.GetUserById(id), IsOk());
+                RETURN_IF_ERROR(tx.AppendAuditEntry(Entry(1)));
+                EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(Eq(1)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Users ----------------------------------------------------------------
+
+TEST_P(StoreContractTest, InsertsAndLooksUpUsers) {
+  int64_t alice_id = 0;
+  int64_t bob_id = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                UserRecord alice = User("alice");
+                alice.id = 999;  // ignored: the store assigns ids
+                ASSIGN_OR_RETURN(alice_id, tx.InsertUser(alice));
+                UserRecord bob = User("bob");
+                bob.created = kT0 + absl::Hours(1);
+                ASSIGN_OR_RETURN(bob_id, tx.InsertUser(bob));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  EXPECT_GT(alice_id, 0);
+  EXPECT_NE(alice_id, bob_id);
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(UserRecord alice, tx.GetUserByName("alice"));
+                EXPECT_EQ(alice.id, alice_id);
+                EXPECT_EQ(alice.name, "alice");
+                EXPECT_EQ(alice.created, kT0);
+                ASSIGN_OR_RETURN(UserRecord bob, tx.GetUserById(bob_id));
+                EXPECT_EQ(bob.name, "bob");
+                EXPECT_EQ(bob.created, kT0 + absl::Hours(1));
+                ASSIGN_OR_RETURN(std::vector<UserRecord> users, tx.ListUsers());
+                EXPECT_THAT(users, UnorderedElementsAre(
+                                       Field(&UserRecord::id, alice_id),
+                                       Field(&UserRecord::id, bob_id)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, DuplicateUserNameIsAlreadyExists) {
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertUser(User("alice")).status();
+              }),
+              IsOk());
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.InsertUser(User("alice")).status();
+              }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_P(StoreContractTest, MissingUserIsNotFound) {
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetUserByName("nobody"),
+                    StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+        EXPECT_THAT(tx.GetUserById(42),
+                    StatusIs(absl::StatusCode::kNotFound, HasSubstr("42")));
+        EXPECT_THAT(tx.ListUsers(), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, UserIdsOfRolledBackInsertsAreNotReused) {
+  // Ids may skip after a rollback, but a committed id always names the same
+  // user.
+  int64_t first = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(first, tx.InsertUser(User("a")));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  int64_t second = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(second, tx.InsertUser(User("b")));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  EXPECT_GT(second, first);
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetUserById(first),
+                            IsOkAndHolds(Field(&UserRecord::name, "a")));
+                EXPECT_THAT(tx.GetUserById(second),
+                            IsOkAndHolds(Field(&UserRecord::name, "b")));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Credentials ----------------------------------------------------------
+
+TEST_P(StoreContractTest, CredentialRoundTripsExactly) {
+  CredentialRecord cred;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(int64_t id, tx.InsertUser(User("alice")));
+                cred = Credential("0123abcd", id);
+                cred.failed_tries = 2;
+                cred.locked = true;
+                // Every byte value, NULs included.
+                cred.public_key.clear();
+                for (int i = 0; i < 256; ++i) {
+                  cred.public_key.push_back(static_cast<char>(i));
+                }
+                return tx.InsertCredential(cred);
+              }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(CredentialRecord got,
+                                 tx.GetCredential("0123abcd"));
+                EXPECT_EQ(got.id, cred.id);
+                EXPECT_EQ(got.user_id, cred.user_id);
+                EXPECT_EQ(got.algorithm, cred.algorithm);
+                EXPECT_EQ(got.backend, cred.backend);
+                EXPECT_EQ(got.public_key, cred.public_key);
+                EXPECT_EQ(got.sealed_key, cred.sealed_key);
+                EXPECT_EQ(got.sealed_key.size(), 11u);
+                EXPECT_EQ(got.failed_tries, 2);
+                EXPECT_TRUE(got.locked);
+                EXPECT_EQ(got.created, cred.created);
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, EmptyBlobsRoundTrip) {
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(int64_t id, tx.InsertUser(User("alice")));
+                CredentialRecord cred = Credential("c", id);
+                cred.public_key.clear();
+                cred.sealed_key.clear();
+                RETURN_IF_ERROR(tx.InsertCredential(cred));
+                RETURN_IF_ERROR(tx.PutMeta("empty", ""));
+                CheckpointRow cp = Checkpoint(0);
+                cp.signature.clear();
+                return tx.AppendCheckpoint(cp);
+              }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(CredentialRecord got, tx.GetCredential("c"));
+                EXPECT_EQ(got.public_key, "");
+                EXPECT_EQ(got.sealed_key, "");
+                EXPECT_THAT(tx.GetMeta("empty"),
+                            IsOkAndHolds(Optional(std::string())));
+                ASSIGN_OR_RETURN(std::optional<CheckpointRow> cp,
+                                 tx.LatestCheckpoint());
+                EXPECT_TRUE(cp.has_value() && cp->signature.empty());
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, CredentialForMissingUserIsFailedPrecondition) {
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.InsertCredential(Credential("c0", 12345));
+              }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(
+      Read([](Transaction& tx) { return tx.GetCredential("c0").status(); }),
+      StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_P(StoreContractTest, DuplicateCredentialIdIsAlreadyExists) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(int64_t id, tx.InsertUser(User("alice")));
+                return tx.InsertCredential(Credential("c0", id));
+              }),
+              IsOk());
+  absl::Status status = Write([](Transaction& tx) -> absl::Status {
+    ASSIGN_OR_RETURN(UserRecord alice, tx.GetUserByName("alice"));
+    return tx.InsertCredential(Credential("c0", alice.id));
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAlreadyExists));
+  // Errors never carry secrets.
+  EXPECT_THAT(std::string(status.message()), Not(HasSubstr("sealed")));
+}
+
+TEST_P(StoreContractTest, ListsOnlyTheUsersCredentials) {
+  int64_t alice = 0;
+  int64_t bob = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                ASSIGN_OR_RETURN(bob, tx.InsertUser(User("bob")));
+                RETURN_IF_ERROR(tx.InsertCredential(Credential("a1", alice)));
+                RETURN_IF_ERROR(tx.InsertCredential(Credential("b1", bob)));
+                return tx.InsertCredential(Credential("a2", alice));
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(auto alices, tx.ListCredentials(alice));
+        EXPECT_THAT(alices,
+                    UnorderedElementsAre(Field(&CredentialRecord::id, "a1"),
+                                         Field(&CredentialRecord::id, "a2")));
+        ASSIGN_OR_RETURN(auto bobs, tx.ListCredentials(bob));
+        EXPECT_THAT(bobs, ElementsAre(Field(&CredentialRecord::id, "b1")));
+        EXPECT_THAT(tx.ListCredentials(bob + alice + 100),
+                    IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, UpdatesCredentialTries) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(int64_t id, tx.InsertUser(User("alice")));
+                RETURN_IF_ERROR(tx.InsertCredential(Credential("c0", id)));
+                RETURN_IF_ERROR(tx.InsertCredential(Credential("c1", id)));
+                return tx.UpdateCredentialTries("c0", 5, true);
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(CredentialRecord c0, tx.GetCredential("c0"));
+                EXPECT_EQ(c0.failed_tries, 5);
+                EXPECT_TRUE(c0.locked);
+                EXPECT_EQ(c0.sealed_key, Credential("", 0).sealed_key);
+                ASSIGN_OR_RETURN(CredentialRecord c1, tx.GetCredential("c1"));
+                EXPECT_EQ(c1.failed_tries, 0);
+                EXPECT_FALSE(c1.locked);
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.UpdateCredentialTries("c0", 0, false);
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(CredentialRecord c0, tx.GetCredential("c0"));
+                EXPECT_EQ(c0.failed_tries, 0);
+                EXPECT_FALSE(c0.locked);
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, MissingCredentialIsNotFound) {
+  EXPECT_THAT(Read([](Transaction& tx) {
+                return tx.GetCredential("deadbeef").status();
+              }),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("no credential with id deadbeef")));
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.UpdateCredentialTries("deadbeef", 1, false);
+              }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("deadbeef")));
+}
+
+// --- Meta -----------------------------------------------------------------
+
+TEST_P(StoreContractTest, MetaGetPutOverwrite) {
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetMeta("log_id"),
+                            IsOkAndHolds(Eq(std::nullopt)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.PutMeta("log_id", "one"));
+                return tx.PutMeta("other", "x");
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.PutMeta("log_id", "two"); }),
+      IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetMeta("log_id"),
+                            IsOkAndHolds(Optional(std::string("two"))));
+                EXPECT_THAT(tx.GetMeta("other"),
+                            IsOkAndHolds(Optional(std::string("x"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, MetaValuesWithNulBytesRoundTrip) {
+  const std::string key("k\x00y", 3);
+  const std::string value("v\x00\x01\xff", 4);
+  ASSERT_THAT(Write([&](Transaction& tx) { return tx.PutMeta(key, value); }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetMeta(key), IsOkAndHolds(Optional(value)));
+                EXPECT_THAT(tx.GetMeta("k"), IsOkAndHolds(Eq(std::nullopt)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Audit log ------------------------------------------------------------
+
+TEST_P(StoreContractTest, AuditEntriesMustBeContiguousFromOne) {
+  EXPECT_THAT(
+      Write([](Transaction& tx) { return tx.AppendAuditEntry(Entry(0)); }),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(
+      Write([](Transaction& tx) { return tx.AppendAuditEntry(Entry(2)); }),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.AppendAuditEntry(Entry(1)));
+                return tx.AppendAuditEntry(Entry(2));
+              }),
+              IsOk());
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                constexpr auto kGap = absl::StatusCode::kFailedPrecondition;
+                EXPECT_THAT(tx.AppendAuditEntry(Entry(2)), StatusIs(kGap));
+                EXPECT_THAT(tx.AppendAuditEntry(Entry(1)), StatusIs(kGap));
+                EXPECT_THAT(tx.AppendAuditEntry(Entry(4)), StatusIs(kGap));
+                EXPECT_THAT(tx.AppendAuditEntry(Entry(-1)), StatusIs(kGap));
+                return tx.AppendAuditEntry(Entry(3));
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(Eq(3)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, ReadsAuditEntryRanges) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                for (int64_t seq = 1; seq <= 10; ++seq) {
+                  RETURN_IF_ERROR(tx.AppendAuditEntry(Entry(seq)));
+                }
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(Eq(10)));
+        EXPECT_THAT(
+            tx.ReadAuditEntries(3, 3),
+            IsOkAndHolds(ElementsAre(EntryIs(Entry(3)), EntryIs(Entry(4)),
+                                     EntryIs(Entry(5)))));
+        EXPECT_THAT(tx.ReadAuditEntries(1, 1),
+                    IsOkAndHolds(ElementsAre(EntryIs(Entry(1)))));
+        EXPECT_THAT(
+            tx.ReadAuditEntries(9, 100),
+            IsOkAndHolds(ElementsAre(EntryIs(Entry(9)), EntryIs(Entry(10)))));
+        EXPECT_THAT(tx.ReadAuditEntries(0, 2),
+                    IsOkAndHolds(ElementsAre(EntryIs(Entry(1)))));
+        EXPECT_THAT(tx.ReadAuditEntries(11, 5), IsOkAndHolds(IsEmpty()));
+        EXPECT_THAT(tx.ReadAuditEntries(4, 0), IsOkAndHolds(IsEmpty()));
+        EXPECT_THAT(tx.ReadAuditEntries(1, INT64_MAX),
+                    IsOkAndHolds(testing::SizeIs(10)));
+        EXPECT_THAT(tx.ReadAuditEntries(1, -1),
+                    StatusIs(absl::StatusCode::kInvalidArgument));
+        ASSIGN_OR_RETURN(auto all, tx.ReadAuditEntries(1, 10));
+        for (size_t i = 0; i < all.size(); ++i) {
+          EXPECT_EQ(all[i].seq, static_cast<int64_t>(i + 1));
+          EXPECT_EQ(all[i].leaf_hash.size(), 32u);  // leading NUL kept
+        }
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, EmptyAuditLog) {
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(Eq(0)));
+                EXPECT_THAT(tx.ReadAuditEntries(1, 10),
+                            IsOkAndHolds(IsEmpty()));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Checkpoints ----------------------------------------------------------
+
+TEST_P(StoreContractTest, CheckpointsAreOrderedAndLatestIsLargest) {
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.LatestCheckpoint(),
+                            IsOkAndHolds(Eq(std::nullopt)));
+                EXPECT_THAT(tx.ReadCheckpoints(), IsOkAndHolds(IsEmpty()));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.AppendCheckpoint(Checkpoint(4)));
+                RETURN_IF_ERROR(tx.AppendCheckpoint(Checkpoint(16)));
+                return tx.AppendCheckpoint(Checkpoint(8));
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.ReadCheckpoints(),
+                    IsOkAndHolds(ElementsAre(CheckpointIs(Checkpoint(4)),
+                                             CheckpointIs(Checkpoint(8)),
+                                             CheckpointIs(Checkpoint(16)))));
+        EXPECT_THAT(tx.LatestCheckpoint(),
+                    IsOkAndHolds(Optional(CheckpointIs(Checkpoint(16)))));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, DuplicateCheckpointIsAlreadyExists) {
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.AppendCheckpoint(Checkpoint(4)); }),
+      IsOk());
+  CheckpointRow other = Checkpoint(4);
+  other.note = "different";
+  EXPECT_THAT(
+      Write([&](Transaction& tx) { return tx.AppendCheckpoint(other); }),
+      StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(
+                    tx.ReadCheckpoints(),
+                    IsOkAndHolds(ElementsAre(CheckpointIs(Checkpoint(4)))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+}  // namespace
+}  // namespace inkan::storage
