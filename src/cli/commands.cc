@@ -1,0 +1,258 @@
+#include "cli/commands.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "audit/verifier.h"
+#include "cli/pin_input.h"
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "common/status_macros.h"
+#include "crypto/digest.h"
+#include "crypto/signature_format.h"
+#include "server/instance.h"
+
+namespace inkan::cli {
+namespace {
+
+using server::Instance;
+
+sam::Context CliContext() { return {"cli"}; }
+
+absl::StatusOr<std::unique_ptr<Instance>> OpenData(const std::string& data) {
+  return Instance::Open(data);
+}
+
+void Out(absl::string_view s) { std::cout << s << "\n"; }
+
+}  // namespace
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return 0;
+    case absl::StatusCode::kDataLoss:
+      return 1;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return 2;
+    case absl::StatusCode::kNotFound:
+      return 3;
+    case absl::StatusCode::kAlreadyExists:
+      return 4;
+    case absl::StatusCode::kUnauthenticated:
+      return 5;
+    case absl::StatusCode::kPermissionDenied:
+      return 6;
+    case absl::StatusCode::kFailedPrecondition:
+      return 7;
+    case absl::StatusCode::kUnavailable:
+      return 8;
+    case absl::StatusCode::kUnimplemented:
+      return 9;
+    default:
+      return 10;
+  }
+}
+
+absl::Status Init(const InitArgs& args) {
+  server::InitOptions opts;
+  opts.backend = args.backend;
+  opts.pkcs11_module = args.pkcs11_module;
+  opts.token_label = args.token_label;
+  opts.pin_file = args.pin_file;
+  for (const std::string& kv : args.policy) {
+    std::pair<std::string, std::string> p =
+        absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    if (p.second.empty())
+      return absl::InvalidArgumentError("--policy takes KEY=VALUE");
+    opts.policy[p.first] = p.second;
+  }
+  RETURN_IF_ERROR(Instance::Init(args.data, opts));
+  ASSIGN_OR_RETURN(auto inst, OpenData(args.data));
+  Out(absl::StrCat(
+      "initialised ", args.data, " (backend ", inst->keys().backend(),
+      inst->keys().provisional() ? ", PROVISIONAL: keys are not in an HSM" : "",
+      "; audit log ", inst->log_id(), ")"));
+  return absl::OkStatus();
+}
+
+absl::Status UserAdd(const std::string& data, const std::string& name) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(SecretBytes pin,
+                   ReadPin(absl::StrCat("PIN for ", name, ": "), true));
+  ASSIGN_OR_RETURN(int64_t id,
+                   inst->credentials().AddUser(name, pin, CliContext()));
+  Out(absl::StrCat("user ", name, " added (id ", id, ")"));
+  return absl::OkStatus();
+}
+
+absl::Status UserList(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  return inst->store().Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(auto users, tx.ListUsers());
+        for (const auto& u : users)
+          Out(absl::StrCat(u.id, "\t", u.name, "\t", FormatRfc3339(u.created)));
+        return absl::OkStatus();
+      });
+}
+
+absl::Status CredentialCreate(const std::string& data, const std::string& user,
+                              const std::string& alg_name) {
+  ASSIGN_OR_RETURN(crypto::KeyAlgorithm alg,
+                   crypto::ParseKeyAlgorithm(alg_name));
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(SecretBytes pin,
+                   ReadPin(absl::StrCat("PIN for ", user, ": "), false));
+  ASSIGN_OR_RETURN(
+      std::string id,
+      inst->credentials().CreateCredential(
+          user, alg, {std::move(pin), SecretBytes()}, CliContext()));
+  if (inst->keys().provisional()) {
+    std::cerr << "warning: credential " << id
+              << " is PROVISIONAL (software key store, not an HSM)\n";
+  }
+  Out(id);
+  return absl::OkStatus();
+}
+
+absl::Status CredentialSign(const std::string& data, const std::string& id,
+                            const std::string& hash_hex,
+                            const std::string& hash_alg, bool pss) {
+  ASSIGN_OR_RETURN(crypto::HashAlgorithm hash,
+                   crypto::ParseHashAlgorithm(hash_alg));
+  auto digest = HexDecode(hash_hex);
+  if (!digest.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("--hash: ", digest.status().message()));
+  if (digest->size() != crypto::DigestLength(hash)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--hash must be ", crypto::DigestLength(hash), " bytes (",
+        2 * crypto::DigestLength(hash), " hex digits) for ", hash_alg));
+  }
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(SecretBytes pin, ReadPin("PIN: ", false));
+  ASSIGN_OR_RETURN(
+      std::string sig,
+      inst->credentials().SignDigest(
+          id, {std::move(pin), SecretBytes()}, hash,
+          pss ? crypto::RsaPadding::kPss : crypto::RsaPadding::kPkcs1, *digest,
+          CliContext()));
+  Out(Base64Encode(sig));
+  return absl::OkStatus();
+}
+
+absl::Status CredentialList(const std::string& data, const std::string& user) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  return inst->store().Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(auto owner, tx.GetUserByName(user));
+        ASSIGN_OR_RETURN(auto creds, tx.ListCredentials(owner.id));
+        for (const auto& c : creds) {
+          Out(absl::StrCat(c.id, "\t", c.algorithm, "\t", c.backend,
+                           c.backend == "software" ? " (provisional)" : "",
+                           c.locked ? "\tLOCKED" : "\tactive"));
+        }
+        return absl::OkStatus();
+      });
+}
+
+absl::Status CredentialShow(const std::string& data, const std::string& id) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  return inst->store().Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(auto c, tx.GetCredential(id));
+        ASSIGN_OR_RETURN(auto owner, tx.GetUserById(c.user_id));
+        ASSIGN_OR_RETURN(std::string pem, crypto::SpkiDerToPem(c.public_key));
+        Out(absl::StrCat("id: ", c.id, "\nuser: ", owner.name,
+                         "\nalgorithm: ", c.algorithm, "\nbackend: ", c.backend,
+                         c.backend == "software" ? " (PROVISIONAL)" : "",
+                         "\nstate: ", c.locked ? "locked" : "active",
+                         "\nfailed_tries: ", c.failed_tries,
+                         "\ncreated: ", FormatRfc3339(c.created)));
+        std::cout << pem;
+        return absl::OkStatus();
+      });
+}
+
+absl::Status AuditVerify(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string key_der, inst->PinnedAuditKeyDer());
+  ASSIGN_OR_RETURN(
+      auto verifier,
+      crypto::NewVerifier(key_der, {crypto::KeyAlgorithm::kEcP256,
+                                    crypto::HashAlgorithm::kSha256}));
+  audit::VerifyReport report;
+  RETURN_IF_ERROR(inst->store().Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(report,
+                         audit::VerifyLog(tx, *verifier, inst->log_id()));
+        return absl::OkStatus();
+      }));
+  if (!report.ok) {
+    return absl::DataLossError(
+        absl::StrCat("audit log NOT intact: ", report.problem,
+                     " (first bad entry: ", report.first_bad_seq, ")"));
+  }
+  Out(absl::StrCat("audit log intact: ", report.entries, " entries, ",
+                   report.checkpoints, " signed checkpoints, log ",
+                   inst->log_id()));
+  return absl::OkStatus();
+}
+
+absl::Status AuditShow(const std::string& data, int64_t from, int64_t count) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  return inst->store().Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(auto rows, tx.ReadAuditEntries(from, count));
+        for (const auto& r : rows) Out(r.entry);
+        return absl::OkStatus();
+      });
+}
+
+absl::Status ConfigSet(const std::string& data, const std::string& key,
+                       const std::string& value) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  RETURN_IF_ERROR(
+      sam::SetPolicy(inst->store(), inst->log(), key, value, "cli"));
+  Out(absl::StrCat(key, " = ", value));
+  return absl::OkStatus();
+}
+
+absl::Status ConfigShow(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  return inst->store().Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(sam::Policy p, sam::LoadPolicy(tx));
+        Out(absl::StrCat("max_failed_tries = ", p.max_failed_tries));
+        Out(absl::StrCat("argon2.t_cost = ", p.argon2.t_cost));
+        Out(absl::StrCat("argon2.m_cost_kib = ", p.argon2.m_cost_kib));
+        Out(absl::StrCat("argon2.parallelism = ", p.argon2.parallelism));
+        return absl::OkStatus();
+      });
+}
+
+absl::Status Status(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  return inst->store().Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(auto users, tx.ListUsers());
+        ASSIGN_OR_RETURN(int64_t entries, tx.AuditEntryCount());
+        ASSIGN_OR_RETURN(auto latest, tx.LatestCheckpoint());
+        Out(absl::StrCat("data: ", inst->dir()));
+        Out(absl::StrCat("backend: ", inst->keys().backend(),
+                         inst->keys().provisional() ? " (PROVISIONAL)" : ""));
+        Out(absl::StrCat("users: ", users.size()));
+        Out(absl::StrCat("audit log: ", inst->log_id(), ", ", entries,
+                         " entries, latest checkpoint at size ",
+                         latest ? latest->tree_size : 0));
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace inkan::cli

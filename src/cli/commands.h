@@ -1,0 +1,51 @@
+// The `inkan` commands, free of any argument-parsing library: main.cc parses
+// the command line and calls these. Each returns a Status; main maps it to a
+// message on stderr and an exit code (exit_codes below).
+#ifndef INKAN_CLI_COMMANDS_H_
+#define INKAN_CLI_COMMANDS_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace inkan::cli {
+
+// Exit codes: 0 success, 1 audit log not intact, 2 usage error, 3 not found,
+// 4 already exists, 5 wrong PIN/authentication, 6 locked/permission denied,
+// 7 failed precondition (e.g. not initialised), 8 HSM/database unavailable,
+// 9 unimplemented, 10 any other error.
+int ExitCodeFor(const absl::Status& status);
+
+struct InitArgs {
+  std::string data;
+  std::string backend = "pkcs11";
+  std::string pkcs11_module, token_label, pin_file;
+  std::vector<std::string> policy;  // key=value
+};
+absl::Status Init(const InitArgs& args);
+
+absl::Status UserAdd(const std::string& data, const std::string& name);
+absl::Status UserList(const std::string& data);
+
+absl::Status CredentialCreate(const std::string& data, const std::string& user,
+                              const std::string& alg);
+absl::Status CredentialSign(const std::string& data, const std::string& id,
+                            const std::string& hash_hex,
+                            const std::string& hash_alg, bool pss);
+absl::Status CredentialList(const std::string& data, const std::string& user);
+absl::Status CredentialShow(const std::string& data, const std::string& id);
+
+// Returns DataLoss (exit 1) when the log is not intact.
+absl::Status AuditVerify(const std::string& data);
+absl::Status AuditShow(const std::string& data, int64_t from, int64_t count);
+
+absl::Status ConfigSet(const std::string& data, const std::string& key,
+                       const std::string& value);
+absl::Status ConfigShow(const std::string& data);
+absl::Status Status(const std::string& data);
+
+}  // namespace inkan::cli
+
+#endif  // INKAN_CLI_COMMANDS_H_

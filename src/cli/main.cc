@@ -1,0 +1,140 @@
+// The `inkan` command. Argument parsing only (CLI11 stays in this one file);
+// the work is in commands.cc.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace {
+
+std::string DataFromEnv() {
+  const char* env = std::getenv("INKAN_DATA");
+  return env == nullptr ? "" : env;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace inkan::cli;  // NOLINT
+  CLI::App app{
+      "inkan — remote signing with keys sealed in an HSM under the user's "
+      "factors"};
+  app.require_subcommand(1);
+  std::string data = DataFromEnv();
+  auto data_opt = [&](CLI::App* cmd) {
+    cmd->add_option("--data", data, "data directory (default: $INKAN_DATA)");
+  };
+  absl::Status result;
+
+  InitArgs init;
+  auto* init_cmd = app.add_subcommand(
+      "init", "create a data directory, HSM token, keys and log");
+  data_opt(init_cmd);
+  init_cmd
+      ->add_option("--backend", init.backend,
+                   "pkcs11 (default) or software (provisional)")
+      ->check(CLI::IsMember({"pkcs11", "software"}));
+  init_cmd->add_option(
+      "--pkcs11-module", init.pkcs11_module,
+      "use this PKCS#11 module and an existing token instead of SoftHSMv2");
+  init_cmd->add_option("--token-label", init.token_label,
+                       "label of the existing token");
+  init_cmd->add_option("--pin-file", init.pin_file,
+                       "file (0600) holding the token's user PIN");
+  init_cmd->add_option("--policy", init.policy,
+                       "initial policy, KEY=VALUE (repeatable)");
+  init_cmd->callback([&] {
+    init.data = data;
+    result = Init(init);
+  });
+
+  auto* user =
+      app.add_subcommand("user", "manage users")->require_subcommand(1);
+  std::string name;
+  auto* user_add =
+      user->add_subcommand("add", "add a user; reads the PIN (tty or stdin)");
+  data_opt(user_add);
+  user_add->add_option("name", name, "user name")->required();
+  user_add->callback([&] { result = UserAdd(data, name); });
+  auto* user_list = user->add_subcommand("list", "list users");
+  data_opt(user_list);
+  user_list->callback([&] { result = UserList(data); });
+
+  auto* cred = app.add_subcommand("credential", "manage signing credentials")
+                   ->require_subcommand(1);
+  std::string alg, id, hash, hash_alg = "sha256";
+  bool pss = false;
+  auto* create = cred->add_subcommand(
+      "create", "make a key in the HSM, sealed under the user's PIN");
+  data_opt(create);
+  create->add_option("--user", name, "owner")->required();
+  create
+      ->add_option("--alg", alg,
+                   "ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096|ed25519")
+      ->required();
+  create->callback([&] { result = CredentialCreate(data, name, alg); });
+  auto* sign = cred->add_subcommand(
+      "sign", "sign a hash; prints the signature in base64");
+  data_opt(sign);
+  sign->add_option("--id", id, "credential ID")->required();
+  sign->add_option("--hash", hash, "the hash to sign, in hex")->required();
+  sign->add_option("--hash-alg", hash_alg,
+                   "sha256 (default), sha384 or sha512");
+  sign->add_flag("--pss", pss, "RSA-PSS instead of PKCS#1 v1.5 (RSA keys)");
+  sign->callback(
+      [&] { result = CredentialSign(data, id, hash, hash_alg, pss); });
+  auto* list = cred->add_subcommand("list", "list a user's credentials");
+  data_opt(list);
+  list->add_option("--user", name, "owner")->required();
+  list->callback([&] { result = CredentialList(data, name); });
+  auto* show = cred->add_subcommand(
+      "show", "show a credential and its public key (PEM)");
+  data_opt(show);
+  show->add_option("--id", id, "credential ID")->required();
+  show->callback([&] { result = CredentialShow(data, id); });
+
+  auto* audit = app.add_subcommand("audit", "the tamper-evident audit log")
+                    ->require_subcommand(1);
+  auto* verify = audit->add_subcommand(
+      "verify", "check every entry and signed checkpoint");
+  data_opt(verify);
+  verify->callback([&] { result = AuditVerify(data); });
+  int64_t from = 1, count = 100;
+  auto* ashow = audit->add_subcommand("show", "print entries");
+  data_opt(ashow);
+  ashow->add_option("--from", from, "first seq (default 1)");
+  ashow->add_option("--count", count, "how many (default 100)");
+  ashow->callback([&] { result = AuditShow(data, from, count); });
+
+  auto* config =
+      app.add_subcommand("config", "policy settings (changes are logged)")
+          ->require_subcommand(1);
+  std::string key, value;
+  auto* set = config->add_subcommand("set",
+                                     "set max_failed_tries, argon2.t_cost, "
+                                     "argon2.m_cost_kib or argon2.parallelism");
+  data_opt(set);
+  set->add_option("key", key)->required();
+  set->add_option("value", value)->required();
+  set->callback([&] { result = ConfigSet(data, key, value); });
+  auto* cshow = config->add_subcommand("show", "print the policy");
+  data_opt(cshow);
+  cshow->callback([&] { result = ConfigShow(data); });
+
+  auto* status = app.add_subcommand("status", "summary of the instance");
+  data_opt(status);
+  status->callback([&] { result = Status(data); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  if (!result.ok()) {
+    std::cerr << "inkan: error: " << result.message() << "\n";
+    return ExitCodeFor(result);
+  }
+  return 0;
+}

@@ -1,0 +1,109 @@
+// CredentialService: users and their signing credentials, with the rules of
+// sole control (R3) and the audit trail (R5).
+//
+//   - CreateCredential generates the key in the KeyStore, seals the wrapped
+//     blob under the user's factors (sealed_key.h) and stores only the sealed
+//     blob and the public key; the change and its audit events commit in one
+//     transaction, so a failure at any step leaves no half-made credential.
+//   - Activate checks the factors by unsealing. Each attempt first takes one
+//     try from the credential's budget in its own transaction (as a smart card
+//     decrements its retry counter before checking the PIN), so neither
+//     parallel guessing nor a crash mid-attempt gets a free try; success gives
+//     it back. After policy.max_failed_tries consecutive failures the
+//     credential locks; unlocking is an operator action (a later issue).
+//   - SignDigest = Activate + sign + record the signature on the audit log;
+//     the signature is returned only after its audit entry is durable.
+//
+// Thread-safety: thread-safe; the store, key store, log and clock must outlive
+// it.
+#ifndef INKAN_SAM_CREDENTIAL_SERVICE_H_
+#define INKAN_SAM_CREDENTIAL_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "audit/audit_log.h"
+#include "common/clock.h"
+#include "crypto/algorithm.h"
+#include "crypto/kdf.h"
+#include "hsm/key_store.h"
+#include "sam/sealed_key.h"
+#include "storage/store.h"
+
+namespace inkan::sam {
+
+struct Policy {
+  int max_failed_tries = 5;
+  crypto::Argon2Params argon2;
+};
+
+// Policy lives in the store's meta table ("policy.*"); absent keys take the
+// defaults above. InvalidArgument/DataLoss for unusable stored values.
+absl::StatusOr<Policy> LoadPolicy(storage::Transaction& tx);
+// Sets one policy key from text ("max_failed_tries", "argon2.t_cost",
+// "argon2.m_cost_kib", "argon2.parallelism") and records the change on the
+// audit log. InvalidArgument for an unknown key or a value out of range.
+absl::Status SetPolicy(storage::Store& store, const audit::AuditLog& log,
+                       absl::string_view key, absl::string_view value,
+                       absl::string_view actor);
+
+// Who asked, for the audit log ("cli", "api:<client>", ...).
+struct Context {
+  std::string actor = "cli";
+};
+
+class CredentialService {
+ public:
+  CredentialService(storage::Store& store, hsm::KeyStore& keys,
+                    const audit::AuditLog& log, const Clock& clock)
+      : store_(store), keys_(keys), log_(log), clock_(clock) {}
+
+  // Adds a user with their PIN. Only a check value is stored: a constant
+  // sealed under the PIN exactly as keys are (sealed_key.h), so checking a PIN
+  // offline needs the HSM's pepper. AlreadyExists if the name is taken;
+  // InvalidArgument for an empty, over-long or control-character name, or a
+  // PIN shorter than 4 characters.
+  absl::StatusOr<int64_t> AddUser(absl::string_view name,
+                                  const SecretBytes& pin, const Context& ctx);
+
+  // Returns the new credential's id, sealed under the user's PIN (checked
+  // first: Unauthenticated and logged if wrong). NotFound for an unknown
+  // user; Unimplemented if the key store cannot hold `alg` under sole control.
+  absl::StatusOr<std::string> CreateCredential(absl::string_view user,
+                                               crypto::KeyAlgorithm alg,
+                                               const Factors& factors,
+                                               const Context& ctx);
+
+  // NotFound for an unknown id; PermissionDenied if the credential is locked
+  // (before or because of this attempt); Unauthenticated for wrong factors,
+  // with the tries left in the message.
+  absl::StatusOr<std::unique_ptr<hsm::ActiveKey>> Activate(
+      absl::string_view credential_id, const Factors& factors,
+      const Context& ctx);
+
+  // Activate, sign `digest` (made with `hash`; RSA uses `padding`), record it.
+  absl::StatusOr<std::string> SignDigest(absl::string_view credential_id,
+                                         const Factors& factors,
+                                         crypto::HashAlgorithm hash,
+                                         crypto::RsaPadding padding,
+                                         absl::string_view digest,
+                                         const Context& ctx);
+
+  // Signs with an already active key and records it on the log.
+  absl::StatusOr<std::string> SignWithActiveKey(
+      hsm::ActiveKey& key, absl::string_view credential_id,
+      const crypto::SignatureScheme& scheme, absl::string_view digest,
+      const Context& ctx);
+
+ private:
+  storage::Store& store_;
+  hsm::KeyStore& keys_;
+  const audit::AuditLog& log_;
+  const Clock& clock_;
+};
+
+}  // namespace inkan::sam
+
+#endif  // INKAN_SAM_CREDENTIAL_SERVICE_H_
