@@ -252,6 +252,9 @@ class Pkcs11KeyStore : public KeyStore {
         INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
         INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kTrue),
         INKAN_BOOL_ATTR(CKA_SIGN, kTrue),
+        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_UNWRAP, kFalse),
+        INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
     };
     CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
     if (crypto::IsRsa(alg)) {
@@ -311,6 +314,9 @@ class Pkcs11KeyStore : public KeyStore {
         INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
         INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
         INKAN_BOOL_ATTR(CKA_SIGN, kTrue),
+        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_UNWRAP, kFalse),
+        INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
     };
     CK_MECHANISM unwrap = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
@@ -382,8 +388,10 @@ class Pkcs11KeyStore : public KeyStore {
         INKAN_BOOL_ATTR(CKA_WRAP, wrap),
         INKAN_BOOL_ATTR(CKA_UNWRAP, wrap),
         INKAN_BOOL_ATTR(CKA_SIGN, sign),
+        INKAN_BOOL_ATTR(CKA_VERIFY, kFalse),
         INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
         INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
     };
     CK_MECHANISM mech = {m, nullptr, 0};
     CK_OBJECT_HANDLE h;
@@ -408,6 +416,9 @@ class Pkcs11KeyStore : public KeyStore {
         {CKA_EC_PARAMS, params.data(), params.size()},
         INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
         INKAN_BOOL_ATTR(CKA_VERIFY, kTrue),
+        INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_WRAP, kFalse),
+        INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
     };
     CK_ATTRIBUTE priv[] = {
         {CKA_CLASS, &priv_class, sizeof(priv_class)},
@@ -419,6 +430,9 @@ class Pkcs11KeyStore : public KeyStore {
         INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
         INKAN_BOOL_ATTR(CKA_MODIFIABLE, kFalse),
         INKAN_BOOL_ATTR(CKA_SIGN, kTrue),
+        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_UNWRAP, kFalse),
+        INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
     };
     CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, nullptr, 0};
     CK_OBJECT_HANDLE pub_h, priv_h;
