@@ -14,6 +14,22 @@ namespace inkan::crypto {
 // A fresh private key as PKCS#8 DER (PrivateKeyInfo).
 absl::StatusOr<SecretBytes> GenerateSoftwareKey(KeyAlgorithm alg);
 
+// A private key parsed once, signing with any scheme its kind allows.
+// Thread-safe.
+class SoftwarePrivateKey {
+ public:
+  virtual ~SoftwarePrivateKey() = default;
+  // InvalidArgument if scheme.key is not this key's kind or the digest has
+  // the wrong length.
+  virtual absl::StatusOr<std::string> Sign(const SignatureScheme& scheme,
+                                           absl::string_view digest) const = 0;
+  virtual const std::string& public_key_der() const = 0;
+};
+
+// InvalidArgument if the key does not parse or is not of kind `alg`.
+absl::StatusOr<std::unique_ptr<SoftwarePrivateKey>> ParseSoftwarePrivateKey(
+    const SecretBytes& pkcs8_der, KeyAlgorithm alg);
+
 // A signer over a PKCS#8 DER private key. InvalidArgument if the key does not
 // parse or is not of kind scheme.key. Thread-safe.
 absl::StatusOr<std::unique_ptr<Signer>> NewSoftwareSigner(

@@ -29,23 +29,18 @@ std::string WrapAad(KeyAlgorithm alg) {
 
 class SoftwareActiveKey : public ActiveKey {
  public:
-  SoftwareActiveKey(KeyAlgorithm alg, SecretBytes pkcs8)
-      : alg_(alg), pkcs8_(std::move(pkcs8)) {}
+  SoftwareActiveKey(KeyAlgorithm alg,
+                    std::unique_ptr<crypto::SoftwarePrivateKey> key)
+      : alg_(alg), key_(std::move(key)) {}
   absl::StatusOr<std::string> Sign(const crypto::SignatureScheme& scheme,
                                    absl::string_view digest) override {
-    if (scheme.key != alg_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("this key is ", crypto::KeyAlgorithmName(alg_), ", not ",
-                       crypto::KeyAlgorithmName(scheme.key)));
-    }
-    ASSIGN_OR_RETURN(auto signer, crypto::NewSoftwareSigner(pkcs8_, scheme));
-    return signer->SignDigest(digest);
+    return key_->Sign(scheme, digest);
   }
   KeyAlgorithm algorithm() const override { return alg_; }
 
  private:
   KeyAlgorithm alg_;
-  SecretBytes pkcs8_;
+  std::unique_ptr<crypto::SoftwarePrivateKey> key_;
 };
 
 class SoftwareKeyStore : public KeyStore {
@@ -96,7 +91,8 @@ class SoftwareKeyStore : public KeyStore {
       return absl::InvalidArgumentError(
           "wrapped key was not made by this key store's KEK");
     }
-    return std::make_unique<SoftwareActiveKey>(alg, *std::move(pkcs8));
+    ASSIGN_OR_RETURN(auto key, crypto::ParseSoftwarePrivateKey(*pkcs8, alg));
+    return std::make_unique<SoftwareActiveKey>(alg, std::move(key));
   }
 
   absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) override {
