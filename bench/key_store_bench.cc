@@ -179,12 +179,14 @@ void BM_KeyStoreSoftware(benchmark::State& state) {
 // One activation with the production default Argon2id (64 MiB, t=3).
 void BM_ActivationDefaultArgon2(benchmark::State& state) {
   const KeyAlgorithm alg = KeyAlgorithm::kEcP256;
+  sam::SealBinding binding{"bench", alg, 1,
+                           env->pkcs11_keys[alg].public_key_der};
   sam::Factors factors{SecretBytes(absl::string_view("246810")), SecretBytes()};
   auto sealed =
-      sam::SealKey(*env->pkcs11, "bench", alg, factors, crypto::Argon2Params(),
+      sam::SealKey(*env->pkcs11, binding, factors, crypto::Argon2Params(),
                    env->pkcs11_keys[alg].wrapped);
   for (auto _ : state) {
-    auto wrapped = sam::UnsealKey(*env->pkcs11, "bench", alg, factors, *sealed);
+    auto wrapped = sam::UnsealKey(*env->pkcs11, binding, factors, *sealed);
     auto active = env->pkcs11->Activate(alg, *wrapped);
     benchmark::DoNotOptimize(active);
   }

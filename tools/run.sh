@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash tools/build.sh build
 INKAN=$PWD/build/inkan
 export INKAN_DATA=${INKAN_DATA:-$PWD/data}
-PIN=${DEMO_PIN:-24680}
+PIN=${DEMO_PIN:-246810}
 
 if [ ! -f "$INKAN_DATA/inkan.conf" ]; then
   "$INKAN" init

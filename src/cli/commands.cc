@@ -45,6 +45,7 @@ int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kUnauthenticated:
       return 5;
     case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kResourceExhausted:
       return 6;
     case absl::StatusCode::kFailedPrecondition:
       return 7;

@@ -1,5 +1,8 @@
 // The `inkan` command. Argument parsing only (CLI11 stays in this one file);
 // the work is in commands.cc.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -126,11 +129,20 @@ int main(int argc, char** argv) {
   data_opt(status);
   status->callback([&] { result = Status(data); });
 
+  // No core dumps: a PIN or an unsealed blob may be in memory.
+  prctl(PR_SET_DUMPABLE, 0);
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    // Our code returns Status; this is a library's exception we missed.
+    std::cerr << "inkan: internal error: " << e.what() << "\n";
+    return 10;
   }
   if (!result.ok()) {
     std::cerr << "inkan: error: " << result.message() << "\n";

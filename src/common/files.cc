@@ -1,6 +1,7 @@
 #include "common/files.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,8 +26,11 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
 
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
                              int mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A fresh, unpredictable temporary name, created exclusively and never
+  // through a symlink.
+  std::string tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".", ::random());
+  int fd = ::open(tmp.c_str(),
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoError("cannot create", tmp);
   ::fchmod(fd, mode);
   size_t off = 0;
@@ -46,8 +50,17 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
     return ErrnoError("cannot sync", tmp);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status st = ErrnoError("cannot rename to", path);
     ::unlink(tmp.c_str());
-    return ErrnoError("cannot rename to", path);
+    return st;
+  }
+  // Make the rename itself durable.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(),
+                   O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
   }
   return absl::OkStatus();
 }
@@ -73,20 +86,46 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::StatusOr<SecretBytes> ReadSecretFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open", path);
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return ErrnoError("cannot stat", path);
-  if (st.st_mode & 077) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, " is readable by others: chmod 600 it"));
+  if (::fstat(fd, &st) != 0) {
+    absl::Status e = ErrnoError("cannot stat", path);
+    ::close(fd);
+    return e;
   }
-  auto content = ReadFile(path);
-  if (!content.ok()) return content.status();
-  std::string& s = *content;
-  size_t len = s.size();
-  while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) --len;
-  SecretBytes out(absl::string_view(s.data(), len));
-  CleanseMemory(s.data(), s.size());
-  return out;
+  if ((st.st_mode & 077) != 0 || st.st_uid != ::geteuid()) {
+    ::close(fd);
+    return absl::PermissionDeniedError(absl::StrCat(
+        path,
+        " must be owned by this user and readable by nobody else (chmod 600)"));
+  }
+  SecretBytes out;
+  char buf[256];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status e = ErrnoError("cannot read", path);
+      CleanseMemory(buf, sizeof(buf));
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    out.Append(absl::string_view(buf, n));
+    if (out.size() > 4096) {
+      CleanseMemory(buf, sizeof(buf));
+      ::close(fd);
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is too large for a PIN file"));
+    }
+  }
+  CleanseMemory(buf, sizeof(buf));
+  ::close(fd);
+  size_t len = out.size();
+  absl::string_view v = out.RevealString();
+  while (len > 0 && (v[len - 1] == '\n' || v[len - 1] == '\r')) --len;
+  return SecretBytes(v.substr(0, len));
 }
 
 bool PathExists(const std::string& path) {

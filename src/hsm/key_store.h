@@ -36,7 +36,7 @@ namespace inkan::hsm {
 
 struct WrappedKey {
   std::string public_key_der;  // SubjectPublicKeyInfo
-  std::string wrapped;         // the private key wrapped under the master KEK
+  SecretBytes wrapped;         // the private key wrapped under the master KEK
 };
 
 // A user key unwrapped for signing. Destruction destroys the key object.
@@ -71,9 +71,10 @@ class KeyStore {
       crypto::KeyAlgorithm alg) = 0;
 
   // Unwraps `wrapped` into a non-extractable, temporary key object.
-  // InvalidArgument if the blob is not one this key store wrapped.
+  // InvalidArgument if the blob is not one this key store wrapped. The
+  // ActiveKey may outlive the KeyStore (it keeps what it needs alive).
   virtual absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
-      crypto::KeyAlgorithm alg, absl::string_view wrapped) = 0;
+      crypto::KeyAlgorithm alg, const SecretBytes& wrapped) = 0;
 
   // HMAC-SHA256(pepper, input), computed inside the key store.
   virtual absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) = 0;

@@ -163,9 +163,11 @@ TEST_P(KeyStoreContractTest, TamperedOrForeignWrappedKeysAreRefused) {
   ASSERT_TRUE(other.store->Initialize().ok());
   auto wrapped = m.store->GenerateWrappedKey(KeyAlgorithm::kEcP256);
   ASSERT_TRUE(wrapped.ok());
-  std::string bad = wrapped->wrapped;
+  std::string bad(wrapped->wrapped.RevealString());
   bad[bad.size() / 2] ^= 0x40;
-  EXPECT_EQ(m.store->Activate(KeyAlgorithm::kEcP256, bad).status().code(),
+  EXPECT_EQ(m.store->Activate(KeyAlgorithm::kEcP256, SecretBytes(bad))
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(other.store->Activate(KeyAlgorithm::kEcP256, wrapped->wrapped)
                 .status()
@@ -249,7 +251,7 @@ class Pkcs11TokenTest : public testing::Test {
     module_ = *module;
     auto slot = module_->FindTokenSlot(made_.label);
     ASSERT_TRUE(slot.ok());
-    auto pool = SessionPool::Open(*module_, *slot, made_.pin);
+    auto pool = SessionPool::Open(module_, *slot, made_.pin);
     ASSERT_TRUE(pool.ok());
     pool_ = std::move(*pool);
   }
@@ -285,7 +287,7 @@ class Pkcs11TokenTest : public testing::Test {
 
   Made made_;
   std::shared_ptr<Pkcs11Module> module_;
-  std::unique_ptr<SessionPool> pool_;
+  std::shared_ptr<SessionPool> pool_;
 };
 
 TEST_F(Pkcs11TokenTest, SystemKeysAreSensitiveAndNeverExtractable) {
@@ -335,6 +337,74 @@ TEST_F(Pkcs11TokenTest,
   }
   EXPECT_EQ(Find(CKO_PRIVATE_KEY, false).size(),
             0u);  // destroyed with the ActiveKey
+}
+
+// With the token PIN and a wrapped blob, an insider still cannot unwrap a
+// user key into a readable object: the KEK's CKA_UNWRAP_TEMPLATE wins.
+TEST_F(Pkcs11TokenTest, KekRefusesToUnwrapIntoAReadableKey) {
+  auto wrapped = made_.store->GenerateWrappedKey(KeyAlgorithm::kEcP256);
+  ASSERT_TRUE(wrapped.ok());
+  auto lease = pool_->Acquire();
+  ASSERT_TRUE(lease.ok());
+  CK_FUNCTION_LIST* fn = module_->fn();
+  auto kek = FindObject(fn, lease->get(), CKO_SECRET_KEY, kMasterKekLabel);
+  ASSERT_TRUE(kek.ok());
+  CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE kt = CKK_EC;
+  CK_BBOOL t = CK_TRUE, f = CK_FALSE;
+  CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                         {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                         {CKA_TOKEN, &f, 1},
+                         {CKA_SENSITIVE, &f, 1},
+                         {CKA_EXTRACTABLE, &t, 1}};
+  CK_MECHANISM unwrap = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  SecretBytes blob = wrapped->wrapped;
+  CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+  CK_RV rv = fn->C_UnwrapKey(lease->get(), &unwrap, *kek, blob.MutableData(),
+                             blob.size(), tmpl, 5, &key);
+  EXPECT_NE(rv, static_cast<CK_RV>(CKR_OK));
+  EXPECT_EQ(key, static_cast<CK_OBJECT_HANDLE>(CK_INVALID_HANDLE));
+}
+
+// Active keys hold no session: more of them than the pool has sessions, and
+// audit signing and the pepper still get sessions (this used to deadlock).
+TEST(Pkcs11PoolTest, MoreActiveKeysThanSessions) {
+  Made m = NewPkcs11Store();
+  ASSERT_TRUE(m.store->Initialize().ok());
+  Pkcs11Options opts{DefaultSoftHsmModule(), m.label, m.pin, 2};
+  auto small = OpenPkcs11KeyStore(opts);
+  ASSERT_TRUE(small.ok());
+  auto wrapped = (*small)->GenerateWrappedKey(KeyAlgorithm::kEcP256);
+  ASSERT_TRUE(wrapped.ok());
+  std::vector<std::unique_ptr<ActiveKey>> keys;
+  for (int i = 0; i < 6; ++i) {
+    auto k = (*small)->Activate(KeyAlgorithm::kEcP256, wrapped->wrapped);
+    ASSERT_TRUE(k.ok()) << k.status();
+    keys.push_back(std::move(*k));
+  }
+  SignatureScheme scheme{KeyAlgorithm::kEcP256, HashAlgorithm::kSha256};
+  for (auto& k : keys) EXPECT_TRUE(k->Sign(scheme, crypto::Sha256("x")).ok());
+  EXPECT_TRUE((*small)->Pepper(SecretBytes(absl::string_view("p"))).ok());
+  auto audit = (*small)->AuditSigner();
+  ASSERT_TRUE(audit.ok());
+  EXPECT_TRUE(crypto::SignMessage(**audit, "note").ok());
+}
+
+// An ActiveKey keeps its pool alive: signing after the KeyStore is gone works
+// and destroying the key afterwards is safe.
+TEST(Pkcs11PoolTest, ActiveKeyMayOutliveItsKeyStore) {
+  Made m = NewPkcs11Store();
+  ASSERT_TRUE(m.store->Initialize().ok());
+  auto wrapped = m.store->GenerateWrappedKey(KeyAlgorithm::kEcP256);
+  ASSERT_TRUE(wrapped.ok());
+  auto key = m.store->Activate(KeyAlgorithm::kEcP256, wrapped->wrapped);
+  ASSERT_TRUE(key.ok());
+  m.store.reset();
+  EXPECT_TRUE((*key)
+                  ->Sign({KeyAlgorithm::kEcP256, HashAlgorithm::kSha256},
+                         crypto::Sha256("x"))
+                  .ok());
+  key->reset();
 }
 
 TEST(Pkcs11OpenTest, WrongPinAndMissingModuleOrTokenAreClearErrors) {

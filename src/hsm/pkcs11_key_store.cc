@@ -78,10 +78,12 @@ CK_RSA_PKCS_MGF_TYPE Mgf(HashAlgorithm h) {
 
 // C_SignInit + C_Sign with the two-call size pattern; converts ECDSA's r||s
 // to DER.
-absl::StatusOr<std::string> SignWith(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE s,
+absl::StatusOr<std::string> SignWith(CK_FUNCTION_LIST* fn,
+                                     SessionPool::Lease& lease,
                                      CK_OBJECT_HANDLE key,
                                      const crypto::SignatureScheme& scheme,
                                      absl::string_view digest) {
+  CK_SESSION_HANDLE s = lease.get();
   if (scheme.key != KeyAlgorithm::kEd25519 &&
       digest.size() != crypto::DigestLength(scheme.hash)) {
     return absl::InvalidArgumentError(
@@ -103,12 +105,20 @@ absl::StatusOr<std::string> SignWith(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE s,
     mech = {CKM_EDDSA, nullptr, 0};
   }
   CK_RV rv = fn->C_SignInit(s, &mech, key);
-  if (rv != CKR_OK) return CkrToStatus(rv, "C_SignInit");
+  if (rv != CKR_OK) {
+    lease.Check(rv);
+    return CkrToStatus(rv, "C_SignInit");
+  }
+  // Large enough for every supported key (RSA-4096: 512; P-384 r||s: 96), so
+  // C_Sign never answers CKR_BUFFER_TOO_SMALL and leaves no operation active.
   std::string sig(crypto::IsRsa(scheme.key) ? 512 : 132, '\0');
   CK_ULONG len = sig.size();
   rv = fn->C_Sign(s, reinterpret_cast<CK_BYTE*>(input.data()), input.size(),
                   reinterpret_cast<CK_BYTE*>(sig.data()), &len);
-  if (rv != CKR_OK) return CkrToStatus(rv, "C_Sign");
+  if (rv != CKR_OK) {
+    lease.Check(rv);
+    return CkrToStatus(rv, "C_Sign");
+  }
   sig.resize(len);
   if (crypto::IsEc(scheme.key)) return crypto::EcdsaRawToDer(sig);
   return sig;
@@ -135,14 +145,17 @@ struct SystemHandles {
   std::string audit_spki;
 };
 
+// An unwrapped session object. It is visible to every session of this
+// application, so each signature leases any pooled session: no session is
+// held between calls (holding one per active key exhausted the pool).
 class Pkcs11ActiveKey : public ActiveKey {
  public:
-  Pkcs11ActiveKey(SessionPool::Lease lease, CK_FUNCTION_LIST* fn,
-                  CK_OBJECT_HANDLE key, KeyAlgorithm alg)
-      : lease_(std::move(lease)), fn_(fn), key_(key), alg_(alg) {}
+  Pkcs11ActiveKey(std::shared_ptr<SessionPool> pool, CK_OBJECT_HANDLE key,
+                  KeyAlgorithm alg)
+      : pool_(std::move(pool)), key_(key), alg_(alg) {}
   ~Pkcs11ActiveKey() override {
-    absl::MutexLock lock(&mu_);
-    fn_->C_DestroyObject(lease_.get(), key_);
+    auto lease = pool_->Acquire();
+    if (lease.ok()) pool_->fn()->C_DestroyObject(lease->get(), key_);
   }
 
   absl::StatusOr<std::string> Sign(const crypto::SignatureScheme& scheme,
@@ -152,35 +165,32 @@ class Pkcs11ActiveKey : public ActiveKey {
           absl::StrCat("this key is ", crypto::KeyAlgorithmName(alg_), ", not ",
                        crypto::KeyAlgorithmName(scheme.key)));
     }
-    absl::MutexLock lock(&mu_);
-    return SignWith(fn_, lease_.get(), key_, scheme, digest);
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    return SignWith(pool_->fn(), lease, key_, scheme, digest);
   }
   KeyAlgorithm algorithm() const override { return alg_; }
 
  private:
-  absl::Mutex mu_;  // a PKCS#11 session serves one call at a time
-  SessionPool::Lease lease_;
-  CK_FUNCTION_LIST* fn_;
+  std::shared_ptr<SessionPool> pool_;
   CK_OBJECT_HANDLE key_;
   KeyAlgorithm alg_;
 };
 
-class Pkcs11KeyStore;
-
 class AuditKeySigner : public crypto::Signer {
  public:
-  AuditKeySigner(SessionPool& pool, CK_OBJECT_HANDLE key, std::string spki)
-      : pool_(pool), key_(key), spki_(std::move(spki)) {}
+  AuditKeySigner(std::shared_ptr<SessionPool> pool, CK_OBJECT_HANDLE key,
+                 std::string spki)
+      : pool_(std::move(pool)), key_(key), spki_(std::move(spki)) {}
   absl::StatusOr<std::string> SignDigest(
       absl::string_view digest) const override {
-    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_.Acquire());
-    return SignWith(pool_.fn(), lease.get(), key_, scheme_, digest);
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    return SignWith(pool_->fn(), lease, key_, scheme_, digest);
   }
   const crypto::SignatureScheme& scheme() const override { return scheme_; }
   const std::string& public_key_der() const override { return spki_; }
 
  private:
-  SessionPool& pool_;
+  std::shared_ptr<SessionPool> pool_;
   CK_OBJECT_HANDLE key_;
   std::string spki_;
   crypto::SignatureScheme scheme_{KeyAlgorithm::kEcP256,
@@ -189,13 +199,8 @@ class AuditKeySigner : public crypto::Signer {
 
 class Pkcs11KeyStore : public KeyStore {
  public:
-  Pkcs11KeyStore(std::shared_ptr<Pkcs11Module> module,
-                 std::unique_ptr<SessionPool> pool)
-      : module_(std::move(module)), pool_(std::move(pool)) {}
-  ~Pkcs11KeyStore() override {
-    audit_signer_.reset();
-    pool_.reset();  // closes sessions before the module may be finalised
-  }
+  explicit Pkcs11KeyStore(std::shared_ptr<SessionPool> pool)
+      : pool_(std::move(pool)) {}
 
   absl::string_view backend() const override { return "pkcs11"; }
   bool provisional() const override { return false; }
@@ -206,7 +211,7 @@ class Pkcs11KeyStore : public KeyStore {
     for (auto [cls, label] : {std::pair{CKO_SECRET_KEY, kMasterKekLabel},
                               std::pair{CKO_SECRET_KEY, kPepperLabel},
                               std::pair{CKO_PRIVATE_KEY, kAuditKeyLabel}}) {
-      if (FindObject(fn(), s, cls, label).ok()) {
+      if (!absl::IsNotFound(FindObject(fn(), s, cls, label).status())) {
         return absl::AlreadyExistsError(absl::StrCat(
             "HSM object '", label, "' already exists on this token"));
       }
@@ -292,16 +297,15 @@ class Pkcs11KeyStore : public KeyStore {
           "), so it cannot hold them under the user's sole control"));
     }
     if (rv != CKR_OK) return CkrToStatus(rv, "C_WrapKey");
-    out.wrapped.resize(len);
-    rv = fn()->C_WrapKey(s, &wrap, h.kek, priv_h,
-                         reinterpret_cast<CK_BYTE*>(out.wrapped.data()), &len);
+    SecretBytes wrapped(len);
+    rv = fn()->C_WrapKey(s, &wrap, h.kek, priv_h, wrapped.MutableData(), &len);
     if (rv != CKR_OK) return CkrToStatus(rv, "C_WrapKey");
-    out.wrapped.resize(len);
+    out.wrapped = SecretBytes(wrapped.Reveal().subspan(0, len));
     return out;
   }
 
   absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
-      KeyAlgorithm alg, absl::string_view wrapped) override {
+      KeyAlgorithm alg, const SecretBytes& wrapped) override {
     ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
     ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
@@ -320,10 +324,10 @@ class Pkcs11KeyStore : public KeyStore {
     };
     CK_MECHANISM unwrap = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-    std::string blob(wrapped);
-    CK_RV rv = fn()->C_UnwrapKey(
-        lease.get(), &unwrap, h.kek, reinterpret_cast<CK_BYTE*>(blob.data()),
-        blob.size(), tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &key);
+    SecretBytes blob = wrapped;  // C_UnwrapKey takes a non-const buffer
+    CK_RV rv = fn()->C_UnwrapKey(lease.get(), &unwrap, h.kek,
+                                 blob.MutableData(), blob.size(), tmpl,
+                                 sizeof(tmpl) / sizeof(tmpl[0]), &key);
     if (rv != CKR_OK) {
       absl::Status st = CkrToStatus(rv, "C_UnwrapKey");
       if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
@@ -335,7 +339,7 @@ class Pkcs11KeyStore : public KeyStore {
       }
       return st;
     }
-    return std::make_unique<Pkcs11ActiveKey>(std::move(lease), fn(), key, alg);
+    return std::make_unique<Pkcs11ActiveKey>(pool_, key, alg);
   }
 
   absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) override {
@@ -359,13 +363,13 @@ class Pkcs11KeyStore : public KeyStore {
     absl::MutexLock lock(&mu_);
     if (!audit_signer_) {
       audit_signer_ =
-          std::make_unique<AuditKeySigner>(*pool_, h.audit, h.audit_spki);
+          std::make_unique<AuditKeySigner>(pool_, h.audit, h.audit_spki);
     }
     return audit_signer_.get();
   }
 
  private:
-  CK_FUNCTION_LIST* fn() const { return module_->fn(); }
+  CK_FUNCTION_LIST* fn() const { return pool_->fn(); }
 
   absl::Status GenerateSecret(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE m,
                               CK_KEY_TYPE kt, const char* label,
@@ -375,7 +379,16 @@ class Pkcs11KeyStore : public KeyStore {
     bool is_kek = kt == CKK_AES;
     CK_BBOOL wrap = is_kek ? CK_TRUE : CK_FALSE;
     CK_BBOOL sign = is_kek ? CK_FALSE : CK_TRUE;
-    CK_ATTRIBUTE tmpl[] = {
+    // Whatever the KEK unwraps is sensitive, non-extractable and temporary,
+    // whatever template the caller asks for (PKCS#11 3.0 §4.8
+    // CKA_UNWRAP_TEMPLATE): with the token PIN and a wrapped blob, nobody can
+    // unwrap a user key into a readable one.
+    CK_ATTRIBUTE unwrap_template[] = {
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+    };
+    std::vector<CK_ATTRIBUTE> tmpl = {
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_KEY_TYPE, &kt, sizeof(kt)},
         {CKA_LABEL, const_cast<char*>(label), strlen(label)},
@@ -393,10 +406,13 @@ class Pkcs11KeyStore : public KeyStore {
         INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
         INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
     };
+    if (is_kek) {
+      tmpl.push_back(
+          {CKA_UNWRAP_TEMPLATE, unwrap_template, sizeof(unwrap_template)});
+    }
     CK_MECHANISM mech = {m, nullptr, 0};
     CK_OBJECT_HANDLE h;
-    CK_RV rv =
-        fn()->C_GenerateKey(s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+    CK_RV rv = fn()->C_GenerateKey(s, &mech, tmpl.data(), tmpl.size(), &h);
     if (rv != CKR_OK)
       return CkrToStatus(rv, absl::StrCat("C_GenerateKey (", label, ")"));
     made->push_back(h);
@@ -477,8 +493,7 @@ class Pkcs11KeyStore : public KeyStore {
     return h;
   }
 
-  std::shared_ptr<Pkcs11Module> module_;
-  std::unique_ptr<SessionPool> pool_;
+  std::shared_ptr<SessionPool> pool_;
   absl::Mutex mu_;
   std::optional<SystemHandles> handles_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<AuditKeySigner> audit_signer_ ABSL_GUARDED_BY(mu_);
@@ -492,9 +507,9 @@ absl::StatusOr<std::unique_ptr<KeyStore>> OpenPkcs11KeyStore(
                    Pkcs11Module::Shared(options.module_path));
   ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindTokenSlot(options.token_label));
   ASSIGN_OR_RETURN(
-      std::unique_ptr<SessionPool> pool,
-      SessionPool::Open(*module, slot, options.user_pin, options.max_sessions));
-  return std::make_unique<Pkcs11KeyStore>(std::move(module), std::move(pool));
+      std::shared_ptr<SessionPool> pool,
+      SessionPool::Open(module, slot, options.user_pin, options.max_sessions));
+  return std::make_unique<Pkcs11KeyStore>(std::move(pool));
 }
 
 }  // namespace inkan::hsm

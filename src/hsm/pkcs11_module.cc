@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -205,29 +206,32 @@ absl::Status Pkcs11Module::InitToken(absl::string_view label,
   if (rv != CKR_OK) return CkrToStatus(rv, "C_OpenSession");
   rv = fn_->C_Login(s, CKU_SO, const_cast<CK_UTF8CHAR*>(so_pin.Reveal().data()),
                     so_pin.size());
-  if (rv == CKR_OK) {
-    rv = fn_->C_InitPIN(s, const_cast<CK_UTF8CHAR*>(user_pin.Reveal().data()),
-                        user_pin.size());
-    fn_->C_Logout(s);
+  if (rv != CKR_OK) {
+    fn_->C_CloseSession(s);
+    return CkrToStatus(rv, "C_Login (SO)");
   }
+  rv = fn_->C_InitPIN(s, const_cast<CK_UTF8CHAR*>(user_pin.Reveal().data()),
+                      user_pin.size());
+  fn_->C_Logout(s);
   fn_->C_CloseSession(s);
   return CkrToStatus(rv, "C_InitPIN");
 }
 
-absl::StatusOr<std::unique_ptr<SessionPool>> SessionPool::Open(
-    Pkcs11Module& module, CK_SLOT_ID slot, const SecretBytes& user_pin,
-    size_t max_sessions) {
-  std::unique_ptr<SessionPool> pool(
-      new SessionPool(module, slot, max_sessions));
+absl::StatusOr<std::shared_ptr<SessionPool>> SessionPool::Open(
+    std::shared_ptr<Pkcs11Module> module, CK_SLOT_ID slot,
+    const SecretBytes& user_pin, size_t max_sessions) {
+  CK_FUNCTION_LIST* fn = module->fn();
+  std::shared_ptr<SessionPool> pool(
+      new SessionPool(std::move(module), slot, max_sessions));
   CK_SESSION_HANDLE s;
-  CK_RV rv = module.fn()->C_OpenSession(
-      slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
+  CK_RV rv = fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                               nullptr, nullptr, &s);
   if (rv != CKR_OK) return CkrToStatus(rv, "C_OpenSession");
-  rv = module.fn()->C_Login(s, CKU_USER,
-                            const_cast<CK_UTF8CHAR*>(user_pin.Reveal().data()),
-                            user_pin.size());
+  rv = fn->C_Login(s, CKU_USER,
+                   const_cast<CK_UTF8CHAR*>(user_pin.Reveal().data()),
+                   user_pin.size());
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-    module.fn()->C_CloseSession(s);
+    fn->C_CloseSession(s);
     return CkrToStatus(rv, "C_Login (HSM token user PIN)");
   }
   absl::MutexLock lock(&pool->mu_);
@@ -239,22 +243,41 @@ absl::StatusOr<std::unique_ptr<SessionPool>> SessionPool::Open(
 
 SessionPool::~SessionPool() {
   absl::MutexLock lock(&mu_);
-  for (CK_SESSION_HANDLE s : all_) module_.fn()->C_CloseSession(s);
+  for (CK_SESSION_HANDLE s : all_) module_->fn()->C_CloseSession(s);
 }
 
-absl::StatusOr<SessionPool::Lease> SessionPool::Acquire() {
+void SessionPool::Lease::Check(CK_RV rv) {
+  switch (rv) {
+    case CKR_SESSION_HANDLE_INVALID:
+    case CKR_SESSION_CLOSED:
+    case CKR_DEVICE_REMOVED:
+    case CKR_DEVICE_ERROR:
+    case CKR_TOKEN_NOT_PRESENT:
+      broken_ = true;
+      break;
+    default:
+      break;
+  }
+}
+
+absl::StatusOr<SessionPool::Lease> SessionPool::Acquire(
+    absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto available = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !idle_.empty() || open_ < max_;
   };
-  mu_.Await(absl::Condition(&available));
+  if (!mu_.AwaitWithTimeout(absl::Condition(&available), timeout)) {
+    return absl::UnavailableError(absl::StrCat("all ", max_,
+                                               " HSM sessions stayed busy for ",
+                                               absl::FormatDuration(timeout)));
+  }
   if (!idle_.empty()) {
     CK_SESSION_HANDLE s = idle_.back();
     idle_.pop_back();
     return Lease(this, s);
   }
   CK_SESSION_HANDLE s;
-  CK_RV rv = module_.fn()->C_OpenSession(
+  CK_RV rv = module_->fn()->C_OpenSession(
       slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
   if (rv != CKR_OK) return CkrToStatus(rv, "C_OpenSession");
   ++open_;
@@ -262,9 +285,15 @@ absl::StatusOr<SessionPool::Lease> SessionPool::Acquire() {
   return Lease(this, s);
 }
 
-void SessionPool::Release(CK_SESSION_HANDLE h) {
+void SessionPool::Release(CK_SESSION_HANDLE h, bool broken) {
   absl::MutexLock lock(&mu_);
-  idle_.push_back(h);
+  if (!broken) {
+    idle_.push_back(h);
+    return;
+  }
+  module_->fn()->C_CloseSession(h);
+  all_.erase(std::remove(all_.begin(), all_.end(), h), all_.end());
+  --open_;
 }
 
 size_t SessionPool::open_sessions() const {

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/secret_bytes.h"
 
 namespace inkan::hsm {
@@ -67,39 +68,49 @@ class Pkcs11Module {
 class SessionPool {
  public:
   // Opens the first session and logs in. Unauthenticated if the PIN is wrong.
-  static absl::StatusOr<std::unique_ptr<SessionPool>> Open(
-      Pkcs11Module& module, CK_SLOT_ID slot, const SecretBytes& user_pin,
-      size_t max_sessions = 64);
+  // The pool keeps the module alive; whoever may outlive the pool's creator
+  // (an ActiveKey, a signer) holds the pool by shared_ptr.
+  static absl::StatusOr<std::shared_ptr<SessionPool>> Open(
+      std::shared_ptr<Pkcs11Module> module, CK_SLOT_ID slot,
+      const SecretBytes& user_pin, size_t max_sessions = 64);
   ~SessionPool();
 
   // A session borrowed from the pool; returned when the Lease is destroyed.
+  // Leases are short: one operation, never held while waiting for another.
   class Lease {
    public:
     Lease(SessionPool* pool, CK_SESSION_HANDLE h) : pool_(pool), h_(h) {}
-    Lease(Lease&& o) noexcept : pool_(o.pool_), h_(o.h_) { o.pool_ = nullptr; }
+    Lease(Lease&& o) noexcept : pool_(o.pool_), h_(o.h_), broken_(o.broken_) {
+      o.pool_ = nullptr;
+    }
     Lease& operator=(Lease&&) = delete;
     Lease(const Lease&) = delete;
     ~Lease() {
-      if (pool_ != nullptr) pool_->Release(h_);
+      if (pool_ != nullptr) pool_->Release(h_, broken_);
     }
     CK_SESSION_HANDLE get() const { return h_; }
+    // The session is dead (closed, device gone): drop it instead of reusing.
+    void MarkBroken() { broken_ = true; }
+    // Marks the lease broken if `rv` says the session itself is dead.
+    void Check(CK_RV rv);
 
    private:
     SessionPool* pool_;
     CK_SESSION_HANDLE h_;
+    bool broken_ = false;
   };
 
-  // Waits while all max_sessions are in use.
-  absl::StatusOr<Lease> Acquire();
-  CK_FUNCTION_LIST* fn() const { return module_.fn(); }
+  // Waits up to `timeout` while all max_sessions are in use; Unavailable then.
+  absl::StatusOr<Lease> Acquire(absl::Duration timeout = absl::Seconds(10));
+  CK_FUNCTION_LIST* fn() const { return module_->fn(); }
   size_t open_sessions() const;
 
  private:
-  SessionPool(Pkcs11Module& module, CK_SLOT_ID slot, size_t max)
-      : module_(module), slot_(slot), max_(max) {}
-  void Release(CK_SESSION_HANDLE h);
+  SessionPool(std::shared_ptr<Pkcs11Module> module, CK_SLOT_ID slot, size_t max)
+      : module_(std::move(module)), slot_(slot), max_(max) {}
+  void Release(CK_SESSION_HANDLE h, bool broken);
 
-  Pkcs11Module& module_;
+  std::shared_ptr<Pkcs11Module> module_;
   const CK_SLOT_ID slot_;
   const size_t max_;
   mutable absl::Mutex mu_;

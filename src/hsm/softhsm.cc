@@ -47,8 +47,6 @@ absl::Status CreateSoftHsmToken(const std::string& dir,
   CleanseMemory(user_hex.data(), user_hex.size());
   ASSIGN_OR_RETURN(auto module, Pkcs11Module::Shared(module_path));
   RETURN_IF_ERROR(module->InitToken(label, so_pin, user_pin));
-  RETURN_IF_ERROR(
-      WriteFileAtomic(dir + "/so.pin", so_pin.RevealString(), 0600));
   return WriteFileAtomic(dir + "/user.pin", user_pin.RevealString(), 0600);
 }
 

@@ -19,9 +19,10 @@ std::string DefaultSoftHsmModule();
 // process (SoftHSM reads SOFTHSM2_CONF at C_Initialize).
 absl::Status UseSoftHsmDir(const std::string& dir);
 
-// Creates a token labelled `label` with random SO and user PINs, written
-// (mode 0600) to `dir`/so.pin and `dir`/user.pin. AlreadyExists if a token
-// with that label exists.
+// Creates a token labelled `label` with a random user PIN, written (mode
+// 0600) to `dir`/user.pin, and a random SO PIN that is used once to set the
+// user PIN and then forgotten: nobody needs to re-initialise an inkan token.
+// AlreadyExists if a token with that label exists.
 absl::Status CreateSoftHsmToken(const std::string& dir,
                                 const std::string& module_path,
                                 absl::string_view label);

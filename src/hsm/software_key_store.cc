@@ -78,15 +78,17 @@ class SoftwareKeyStore : public KeyStore {
                                       pkcs8, {alg, crypto::DefaultHash(alg)}));
     WrappedKey out;
     out.public_key_der = signer->public_key_der();
-    ASSIGN_OR_RETURN(out.wrapped,
+    ASSIGN_OR_RETURN(std::string wrapped,
                      crypto::AeadSeal(keys->kek, pkcs8, WrapAad(alg)));
+    out.wrapped = SecretBytes(wrapped);
     return out;
   }
 
   absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
-      KeyAlgorithm alg, absl::string_view wrapped) override {
+      KeyAlgorithm alg, const SecretBytes& wrapped) override {
     ASSIGN_OR_RETURN(const SystemKeys* keys, Load());
-    auto pkcs8 = crypto::AeadOpen(keys->kek, wrapped, WrapAad(alg));
+    auto pkcs8 =
+        crypto::AeadOpen(keys->kek, wrapped.RevealString(), WrapAad(alg));
     if (!pkcs8.ok()) {
       return absl::InvalidArgumentError(
           "wrapped key was not made by this key store's KEK");

@@ -1,5 +1,7 @@
 #include "sam/credential_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/encoding.h"
@@ -11,8 +13,10 @@ namespace inkan::sam {
 namespace {
 
 using audit::Event;
+using audit::Field;
 
 constexpr absl::string_view kMaxTriesKey = "policy.max_failed_tries";
+constexpr absl::string_view kMinPinKey = "policy.min_pin_length";
 constexpr absl::string_view kArgonTKey = "policy.argon2.t_cost";
 constexpr absl::string_view kArgonMKey = "policy.argon2.m_cost_kib";
 constexpr absl::string_view kArgonPKey = "policy.argon2.parallelism";
@@ -22,11 +26,10 @@ struct Limits {
   int64_t min;
   int64_t max;
 };
+// The Argon2 bounds are those of CheckArgon2Params (sealed_key.h).
 constexpr Limits kLimits[] = {
-    {kMaxTriesKey, 1, 100},
-    {kArgonTKey, 1, 64},
-    {kArgonMKey, 64, 4 * 1024 * 1024},  // 64 KiB .. 4 GiB
-    {kArgonPKey, 1, 16},
+    {kMaxTriesKey, 1, 100},        {kMinPinKey, 4, 64}, {kArgonTKey, 1, 16},
+    {kArgonMKey, 64, 1024 * 1024}, {kArgonPKey, 1, 8},
 };
 
 absl::StatusOr<int64_t> ParseLimited(absl::string_view key,
@@ -42,8 +45,9 @@ absl::StatusOr<int64_t> ParseLimited(absl::string_view key,
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown policy key '", key.substr(7),
-                   "' (use max_failed_tries, argon2.t_cost, argon2.m_cost_kib "
-                   "or argon2.parallelism)"));
+                   "' (use max_failed_tries, min_pin_length, argon2.t_cost, "
+                   "argon2.m_cost_kib or "
+                   "argon2.parallelism)"));
 }
 
 absl::StatusOr<int64_t> MetaInt(storage::Transaction& tx, absl::string_view key,
@@ -71,15 +75,6 @@ absl::Status ValidateUserName(absl::string_view name) {
   return absl::OkStatus();
 }
 
-// The user's PIN check: a constant sealed under the PIN (see AddUser).
-constexpr absl::string_view kPinCheckPlaintext = "inkan user PIN check v1";
-std::string PinCheckId(absl::string_view user) {
-  return absl::StrCat("user:", user);
-}
-std::string PinCheckKey(int64_t user_id) {
-  return absl::StrCat("user.", user_id, ".pin_check");
-}
-
 absl::StatusOr<crypto::KeyAlgorithm> AlgorithmOf(
     const storage::CredentialRecord& cred) {
   auto alg = crypto::ParseKeyAlgorithm(cred.algorithm);
@@ -88,23 +83,226 @@ absl::StatusOr<crypto::KeyAlgorithm> AlgorithmOf(
   return alg;
 }
 
+// ---- The user's PIN check ---------------------------------------------------
+
+// A constant sealed under the user's PIN (see AddUser).
+const SecretBytes& PinCheckPlaintext() {
+  static const SecretBytes* p =
+      new SecretBytes(absl::string_view("inkan user PIN check v1"));
+  return *p;
+}
+SealBinding PinCheckBinding(const storage::UserRecord& user) {
+  return {absl::StrCat("user:", user.name), crypto::KeyAlgorithm::kEcP256,
+          user.id, ""};
+}
+std::string UserMetaKey(int64_t user_id, absl::string_view what) {
+  return absl::StrCat("user.", user_id, ".", what);
+}
+
+// ---- Try budgets ------------------------------------------------------------
+
+struct TryState {
+  int failed = 0;
+  bool locked = false;
+};
+
+// Where a budget lives, and what its events are called.
+class TryBudget {
+ public:
+  virtual ~TryBudget() = default;
+  virtual absl::StatusOr<TryState> Read(storage::Transaction& tx) = 0;
+  virtual absl::Status Write(storage::Transaction& tx, TryState state) = 0;
+  // The subject's fields on every event ("credential": id, or "user": name).
+  virtual std::vector<Field> Subject() const = 0;
+  virtual absl::string_view what()
+      const = 0;  // "credential ab12…", "the PIN of alice"
+  absl::string_view ok_event, failed_event, lock_event, refused_event;
+};
+
+class CredentialBudget : public TryBudget {
+ public:
+  explicit CredentialBudget(std::string id)
+      : id_(std::move(id)), what_("credential " + id_) {
+    ok_event = "key.unseal";
+    failed_event = "key.unseal.failed";
+    lock_event = "credential.lock";
+    refused_event = "key.unseal.refused";
+  }
+  absl::StatusOr<TryState> Read(storage::Transaction& tx) override {
+    ASSIGN_OR_RETURN(storage::CredentialRecord c, tx.GetCredential(id_));
+    return TryState{c.failed_tries, c.locked};
+  }
+  absl::Status Write(storage::Transaction& tx, TryState s) override {
+    return tx.UpdateCredentialTries(id_, s.failed, s.locked);
+  }
+  std::vector<Field> Subject() const override { return {{"credential", id_}}; }
+  absl::string_view what() const override { return what_; }
+
+ private:
+  std::string id_, what_;
+};
+
+class UserPinBudget : public TryBudget {
+ public:
+  explicit UserPinBudget(const storage::UserRecord& user)
+      : id_(user.id), name_(user.name), what_("the PIN of user " + user.name) {
+    ok_event = "user.pin.ok";
+    failed_event = "user.pin.bad";
+    lock_event = "user.lock";
+    refused_event = "user.pin.refused";
+  }
+  absl::StatusOr<TryState> Read(storage::Transaction& tx) override {
+    ASSIGN_OR_RETURN(auto failed, tx.GetMeta(UserMetaKey(id_, "failed_tries")));
+    ASSIGN_OR_RETURN(auto locked, tx.GetMeta(UserMetaKey(id_, "locked")));
+    TryState s;
+    if (failed && !absl::SimpleAtoi(*failed, &s.failed)) {
+      return absl::DataLossError("stored user try counter is unusable");
+    }
+    s.locked = locked.value_or("0") == "1";
+    return s;
+  }
+  absl::Status Write(storage::Transaction& tx, TryState s) override {
+    RETURN_IF_ERROR(
+        tx.PutMeta(UserMetaKey(id_, "failed_tries"), absl::StrCat(s.failed)));
+    return tx.PutMeta(UserMetaKey(id_, "locked"), s.locked ? "1" : "0");
+  }
+  std::vector<Field> Subject() const override { return {{"user", name_}}; }
+  absl::string_view what() const override { return what_; }
+
+ private:
+  int64_t id_;
+  std::string name_, what_;
+};
+
+Event MakeEvent(absl::string_view type, const TryBudget& budget,
+                const Context& ctx, std::vector<Field> more = {}) {
+  Event e{std::string(type), {{"actor", ctx.actor}}};
+  for (Field& f : budget.Subject()) e.data.push_back(std::move(f));
+  for (Field& f : more) e.data.push_back(std::move(f));
+  return e;
+}
+
+// Runs `check` (slow, outside any transaction) under `budget`. `check`
+// returns Unauthenticated for wrong factors; any other error is not the
+// user's and gives the try back. On success the ok-event is recorded and
+// `on_success` runs in the same transaction.
+absl::Status GuardedAttempt(
+    storage::Store& store, const audit::AuditLog& log, TryBudget& budget,
+    int max_tries, const Context& ctx, absl::FunctionRef<absl::Status()> check,
+    absl::FunctionRef<absl::Status(storage::Transaction&)> on_success) {
+  // 1. Take a try, or refuse.
+  TryState before;
+  enum { kGo, kLocked, kBusy } verdict = kGo;
+  RETURN_IF_ERROR(store.Transact(
+      storage::TxMode::kReadWrite, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(before, budget.Read(tx));
+        if (before.locked) {
+          verdict = kLocked;
+          return absl::OkStatus();
+        }
+        if (before.failed >=
+            max_tries) {  // the rest is taken by attempts in flight
+          verdict = kBusy;
+          return absl::OkStatus();
+        }
+        return budget.Write(tx, {before.failed + 1, false});
+      }));
+  if (verdict != kGo) {
+    const char* reason = verdict == kLocked ? "locked" : "attempts_in_flight";
+    RETURN_IF_ERROR(
+        audit::RunAudited(store, log, [&](storage::Transaction& tx) {
+          return log.Append(tx, MakeEvent(budget.refused_event, budget, ctx,
+                                          {{"reason", reason}}));
+        }));
+    if (verdict == kLocked) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          budget.what(), " is locked after too many failed attempts"));
+    }
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many attempts on ", budget.what(), " are in progress; try again"));
+  }
+
+  // 2. Check the factors.
+  absl::Status result = check();
+
+  // 3a. Wrong factors: the try stays taken; lock when the budget is spent.
+  if (absl::IsUnauthenticated(result)) {
+    TryState now;
+    bool newly_locked = false;
+    RETURN_IF_ERROR(audit::RunAudited(
+        store, log, [&](storage::Transaction& tx) -> absl::Status {
+          ASSIGN_OR_RETURN(now, budget.Read(tx));
+          newly_locked = !now.locked && now.failed >= max_tries;
+          now.locked = now.locked || newly_locked;
+          RETURN_IF_ERROR(budget.Write(tx, now));
+          RETURN_IF_ERROR(log.Append(
+              tx, MakeEvent(budget.failed_event, budget, ctx,
+                            {{"reason", "bad_factors"},
+                             {"failed_tries", int64_t{now.failed}}})));
+          if (newly_locked) {
+            RETURN_IF_ERROR(log.Append(
+                tx, MakeEvent(budget.lock_event, budget, ctx,
+                              {{"failed_tries", int64_t{now.failed}}})));
+          }
+          return absl::OkStatus();
+        }));
+    if (now.locked) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          result.message(), "; ", budget.what(), " is now locked"));
+    }
+    return absl::UnauthenticatedError(
+        absl::StrCat(result.message(), "; ", max_tries - now.failed,
+                     " tries left before ", budget.what(), " locks"));
+  }
+  // 3b. Not the user's fault (HSM down, bad data): give the try back.
+  if (!result.ok()) {
+    (void)store.Transact(
+        storage::TxMode::kReadWrite, [&](storage::Transaction& tx) {
+          ASSIGN_OR_RETURN(TryState now, budget.Read(tx));
+          return budget.Write(tx, {std::max(0, now.failed - 1), now.locked});
+        });
+    return result;
+  }
+  // 3c. Right factors: forgive the failures before this attempt (and its own
+  // try), keep those made meanwhile, and never clear a lock set meanwhile.
+  bool locked_meanwhile = false;
+  RETURN_IF_ERROR(audit::RunAudited(
+      store, log, [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(TryState now, budget.Read(tx));
+        if (now.locked) {
+          locked_meanwhile = true;
+          return log.Append(tx, MakeEvent(budget.refused_event, budget, ctx,
+                                          {{"reason", "locked_meanwhile"}}));
+        }
+        RETURN_IF_ERROR(budget.Write(
+            tx, {std::max(0, now.failed - (before.failed + 1)), false}));
+        RETURN_IF_ERROR(
+            log.Append(tx, MakeEvent(budget.ok_event, budget, ctx)));
+        return on_success(tx);
+      }));
+  if (locked_meanwhile) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        budget.what(), " was locked by failed attempts made meanwhile"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Policy> LoadPolicy(storage::Transaction& tx) {
   Policy p;
   ASSIGN_OR_RETURN(int64_t tries,
                    MetaInt(tx, kMaxTriesKey, p.max_failed_tries));
+  ASSIGN_OR_RETURN(int64_t min_pin, MetaInt(tx, kMinPinKey, p.min_pin_length));
   ASSIGN_OR_RETURN(int64_t t, MetaInt(tx, kArgonTKey, p.argon2.t_cost));
   ASSIGN_OR_RETURN(int64_t m, MetaInt(tx, kArgonMKey, p.argon2.m_cost_kib));
   ASSIGN_OR_RETURN(int64_t lanes,
                    MetaInt(tx, kArgonPKey, p.argon2.parallelism));
   p.max_failed_tries = static_cast<int>(tries);
+  p.min_pin_length = static_cast<int>(min_pin);
   p.argon2 = {static_cast<uint32_t>(t), static_cast<uint32_t>(m),
               static_cast<uint32_t>(lanes)};
-  if (p.argon2.m_cost_kib < 8 * p.argon2.parallelism) {
-    return absl::InvalidArgumentError(
-        "argon2.m_cost_kib must be at least 8 x parallelism");
-  }
+  RETURN_IF_ERROR(CheckArgon2Params(p.argon2));
   return p;
 }
 
@@ -131,25 +329,33 @@ absl::StatusOr<int64_t> CredentialService::AddUser(absl::string_view name,
                                                    const SecretBytes& pin,
                                                    const Context& ctx) {
   RETURN_IF_ERROR(ValidateUserName(name));
-  if (pin.size() < 4)
-    return absl::InvalidArgumentError(
-        "the PIN must have at least 4 characters");
   Policy policy;
+  bool exists = false;
   RETURN_IF_ERROR(store_.Transact(storage::TxMode::kReadOnly,
                                   [&](storage::Transaction& tx) {
                                     ASSIGN_OR_RETURN(policy, LoadPolicy(tx));
+                                    exists = tx.GetUserByName(name).ok();
                                     return absl::OkStatus();
                                   }));
-  ASSIGN_OR_RETURN(
-      std::string check,
-      SealKey(keys_, PinCheckId(name), crypto::KeyAlgorithm::kEcP256,
-              {pin, SecretBytes()}, policy.argon2, kPinCheckPlaintext));
+  if (exists)
+    return absl::AlreadyExistsError(
+        absl::StrCat("a user named '", name, "' exists"));
+  if (pin.size() < static_cast<size_t>(policy.min_pin_length)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the PIN must have at least ", policy.min_pin_length, " characters"));
+  }
   int64_t id = 0;
   RETURN_IF_ERROR(audit::RunAudited(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         ASSIGN_OR_RETURN(id,
                          tx.InsertUser({0, std::string(name), clock_.Now()}));
-        RETURN_IF_ERROR(tx.PutMeta(PinCheckKey(id), HexEncode(check)));
+        // Sealed inside the transaction: the binding names the new user's id.
+        ASSIGN_OR_RETURN(
+            std::string check,
+            SealKey(keys_, PinCheckBinding({id, std::string(name), {}}),
+                    {pin, SecretBytes()}, policy.argon2, PinCheckPlaintext()));
+        RETURN_IF_ERROR(
+            tx.PutMeta(UserMetaKey(id, "pin_check"), HexEncode(check)));
         return log_.Append(
             tx, Event{"user.add",
                       {{"actor", ctx.actor}, {"user", std::string(name)}}});
@@ -168,26 +374,35 @@ absl::StatusOr<std::string> CredentialService::CreateCredential(
         ASSIGN_OR_RETURN(owner, tx.GetUserByName(user));
         ASSIGN_OR_RETURN(policy, LoadPolicy(tx));
         ASSIGN_OR_RETURN(std::optional<std::string> check,
-                         tx.GetMeta(PinCheckKey(owner.id)));
+                         tx.GetMeta(UserMetaKey(owner.id, "pin_check")));
         check_hex = check.value_or("");
         return absl::OkStatus();
       }));
-  ASSIGN_OR_RETURN(std::string check, HexDecode(check_hex));
-  auto checked =
-      UnsealKey(keys_, PinCheckId(owner.name), crypto::KeyAlgorithm::kEcP256,
-                {factors.pin, SecretBytes()}, check);
-  if (!checked.ok()) {
-    if (!absl::IsUnauthenticated(checked.status())) return checked.status();
-    RETURN_IF_ERROR(
-        audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {
-          return log_.Append(tx, Event{"user.pin.bad",
-                                       {{"actor", ctx.actor},
-                                        {"user", owner.name},
-                                        {"operation", "credential.create"}}});
-        }));
-    return absl::UnauthenticatedError(
-        absl::StrCat("wrong PIN for user ", owner.name));
+  auto check = HexDecode(check_hex);
+  if (!check.ok() || check->empty()) {
+    return absl::DataLossError(
+        absl::StrCat("user ", owner.name, " has no usable PIN check"));
   }
+  // The user's PIN, under the user's own try budget.
+  UserPinBudget budget(owner);
+  RETURN_IF_ERROR(GuardedAttempt(
+      store_, log_, budget, policy.max_failed_tries, ctx,
+      [&]() -> absl::Status {
+        auto opened = UnsealKey(keys_, PinCheckBinding(owner),
+                                {factors.pin, SecretBytes()}, *check);
+        if (absl::IsUnauthenticated(opened.status())) {
+          return absl::UnauthenticatedError(
+              absl::StrCat("wrong PIN for user ", owner.name));
+        }
+        if (!opened.ok()) return opened.status();
+        if (!opened->ConstantTimeEquals(PinCheckPlaintext())) {
+          return absl::DataLossError(
+              "the user's PIN check holds the wrong value");
+        }
+        return absl::OkStatus();
+      },
+      [](storage::Transaction&) { return absl::OkStatus(); }));
+
   ASSIGN_OR_RETURN(std::string id, RandomHexId(16));
   ASSIGN_OR_RETURN(hsm::WrappedKey key, keys_.GenerateWrappedKey(alg));
   storage::CredentialRecord cred;
@@ -196,8 +411,9 @@ absl::StatusOr<std::string> CredentialService::CreateCredential(
   cred.algorithm = std::string(crypto::KeyAlgorithmName(alg));
   cred.backend = std::string(keys_.backend());
   cred.public_key = key.public_key_der;
-  ASSIGN_OR_RETURN(cred.sealed_key, SealKey(keys_, id, alg, factors,
-                                            policy.argon2, key.wrapped));
+  ASSIGN_OR_RETURN(cred.sealed_key,
+                   SealKey(keys_, {id, alg, owner.id, cred.public_key}, factors,
+                           policy.argon2, key.wrapped));
   cred.created = clock_.Now();
   std::string factor_kinds =
       factors.possession.empty() ? "pin" : "pin+possession";
@@ -232,91 +448,28 @@ absl::StatusOr<std::string> CredentialService::CreateCredential(
 absl::StatusOr<std::unique_ptr<hsm::ActiveKey>> CredentialService::Activate(
     absl::string_view credential_id, const Factors& factors,
     const Context& ctx) {
-  // 1. Take one try from the budget (or refuse a locked credential).
   storage::CredentialRecord cred;
   Policy policy;
-  bool was_locked = false;
   RETURN_IF_ERROR(store_.Transact(
-      storage::TxMode::kReadWrite, [&](storage::Transaction& tx) {
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
         ASSIGN_OR_RETURN(cred, tx.GetCredential(credential_id));
         ASSIGN_OR_RETURN(policy, LoadPolicy(tx));
-        was_locked = cred.locked;
-        if (was_locked) return absl::OkStatus();
-        return tx.UpdateCredentialTries(credential_id, cred.failed_tries + 1,
-                                        false);
+        return absl::OkStatus();
       }));
-  if (was_locked) {
-    RETURN_IF_ERROR(
-        audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {
-          return log_.Append(tx, Event{"key.unseal.refused",
-                                       {{"actor", ctx.actor},
-                                        {"credential", cred.id},
-                                        {"reason", "locked"}}});
-        }));
-    return absl::PermissionDeniedError(absl::StrCat(
-        "credential ", cred.id, " is locked after too many failed attempts"));
-  }
   ASSIGN_OR_RETURN(crypto::KeyAlgorithm alg, AlgorithmOf(cred));
-
-  // 2. Unseal with the factors (slow: Argon2id; outside any transaction).
-  auto wrapped = UnsealKey(keys_, cred.id, alg, factors, cred.sealed_key);
-  if (absl::IsUnauthenticated(wrapped.status())) {
-    int tries = 0;
-    bool locked = false;
-    RETURN_IF_ERROR(audit::RunAudited(
-        store_, log_, [&](storage::Transaction& tx) -> absl::Status {
-          ASSIGN_OR_RETURN(storage::CredentialRecord now,
-                           tx.GetCredential(credential_id));
-          tries = now.failed_tries;
-          locked = now.locked || tries >= policy.max_failed_tries;
-          RETURN_IF_ERROR(
-              tx.UpdateCredentialTries(credential_id, tries, locked));
-          RETURN_IF_ERROR(
-              log_.Append(tx, Event{"key.unseal.failed",
-                                    {{"actor", ctx.actor},
-                                     {"credential", cred.id},
-                                     {"reason", "bad_factors"},
-                                     {"failed_tries", int64_t{tries}}}}));
-          if (locked && !now.locked) {
-            RETURN_IF_ERROR(
-                log_.Append(tx, Event{"credential.lock",
-                                      {{"credential", cred.id},
-                                       {"failed_tries", int64_t{tries}}}}));
-          }
-          return absl::OkStatus();
-        }));
-    if (locked) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("wrong PIN or possession factor; credential ", cred.id,
-                       " is now locked"));
-    }
-    return absl::UnauthenticatedError(absl::StrCat(
-        "wrong PIN or possession factor; ", policy.max_failed_tries - tries,
-        " tries left before the credential locks"));
-  }
-  // Any other failure was not the user's: give the try back.
-  auto give_back = [&](absl::Status cause) {
-    (void)store_.Transact(
-        storage::TxMode::kReadWrite, [&](storage::Transaction& tx) {
-          ASSIGN_OR_RETURN(storage::CredentialRecord now,
-                           tx.GetCredential(credential_id));
-          return tx.UpdateCredentialTries(
-              credential_id, std::max(0, now.failed_tries - 1), now.locked);
-        });
-    return cause;
-  };
-  if (!wrapped.ok()) return give_back(wrapped.status());
-
-  // 3. Unwrap inside the HSM; then give the try back and record the unseal.
-  auto active = keys_.Activate(alg, *wrapped);
-  if (!active.ok()) return give_back(active.status());
-  RETURN_IF_ERROR(
-      audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {
-        RETURN_IF_ERROR(tx.UpdateCredentialTries(credential_id, 0, false));
-        return log_.Append(
-            tx, Event{"key.unseal",
-                      {{"actor", ctx.actor}, {"credential", cred.id}}});
-      }));
+  CredentialBudget budget(cred.id);
+  std::unique_ptr<hsm::ActiveKey> active;
+  RETURN_IF_ERROR(GuardedAttempt(
+      store_, log_, budget, policy.max_failed_tries, ctx,
+      [&]() -> absl::Status {
+        ASSIGN_OR_RETURN(
+            SecretBytes wrapped,
+            UnsealKey(keys_, {cred.id, alg, cred.user_id, cred.public_key},
+                      factors, cred.sealed_key));
+        ASSIGN_OR_RETURN(active, keys_.Activate(alg, wrapped));
+        return absl::OkStatus();
+      },
+      [](storage::Transaction&) { return absl::OkStatus(); }));
   return active;
 }
 

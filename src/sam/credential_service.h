@@ -5,12 +5,15 @@
 //     blob under the user's factors (sealed_key.h) and stores only the sealed
 //     blob and the public key; the change and its audit events commit in one
 //     transaction, so a failure at any step leaves no half-made credential.
-//   - Activate checks the factors by unsealing. Each attempt first takes one
-//     try from the credential's budget in its own transaction (as a smart card
-//     decrements its retry counter before checking the PIN), so neither
-//     parallel guessing nor a crash mid-attempt gets a free try; success gives
-//     it back. After policy.max_failed_tries consecutive failures the
-//     credential locks; unlocking is an operator action (a later issue).
+//   - Every check of a factor (unsealing a credential, checking a user's PIN)
+//     runs under a try budget: the attempt first takes one try in its own
+//     transaction (as a smart card decrements its retry counter before
+//     checking the PIN), and is refused when the budget is spent — also by
+//     attempts still in flight — so neither parallel guessing nor a crash
+//     mid-attempt gets a free try. Success forgives the failures before it but
+//     never those made meanwhile, and never clears a lock. After
+//     policy.max_failed_tries failures the credential (or the user's PIN)
+//     locks; unlocking is an operator action (a later issue).
 //   - SignDigest = Activate + sign + record the signature on the audit log;
 //     the signature is returned only after its audit entry is durable.
 //
@@ -36,15 +39,17 @@ namespace inkan::sam {
 
 struct Policy {
   int max_failed_tries = 5;
+  int min_pin_length = 6;
   crypto::Argon2Params argon2;
 };
 
 // Policy lives in the store's meta table ("policy.*"); absent keys take the
 // defaults above. InvalidArgument/DataLoss for unusable stored values.
 absl::StatusOr<Policy> LoadPolicy(storage::Transaction& tx);
-// Sets one policy key from text ("max_failed_tries", "argon2.t_cost",
-// "argon2.m_cost_kib", "argon2.parallelism") and records the change on the
-// audit log. InvalidArgument for an unknown key or a value out of range.
+// Sets one policy key from text ("max_failed_tries", "min_pin_length",
+// "argon2.t_cost", "argon2.m_cost_kib", "argon2.parallelism") and records the
+// change on the audit log. InvalidArgument for an unknown key or a value out of
+// range.
 absl::Status SetPolicy(storage::Store& store, const audit::AuditLog& log,
                        absl::string_view key, absl::string_view value,
                        absl::string_view actor);
@@ -64,21 +69,24 @@ class CredentialService {
   // sealed under the PIN exactly as keys are (sealed_key.h), so checking a PIN
   // offline needs the HSM's pepper. AlreadyExists if the name is taken;
   // InvalidArgument for an empty, over-long or control-character name, or a
-  // PIN shorter than 4 characters.
+  // PIN shorter than policy.min_pin_length.
   absl::StatusOr<int64_t> AddUser(absl::string_view name,
                                   const SecretBytes& pin, const Context& ctx);
 
-  // Returns the new credential's id, sealed under the user's PIN (checked
-  // first: Unauthenticated and logged if wrong). NotFound for an unknown
-  // user; Unimplemented if the key store cannot hold `alg` under sole control.
+  // Returns the new credential's id, sealed under the user's PIN. The PIN is
+  // checked first, under the user's own try budget (Unauthenticated, or
+  // PermissionDenied once locked). NotFound for an unknown user;
+  // Unimplemented if the key store cannot hold `alg` under sole control.
   absl::StatusOr<std::string> CreateCredential(absl::string_view user,
                                                crypto::KeyAlgorithm alg,
                                                const Factors& factors,
                                                const Context& ctx);
 
   // NotFound for an unknown id; PermissionDenied if the credential is locked
-  // (before or because of this attempt); Unauthenticated for wrong factors,
-  // with the tries left in the message.
+  // (before, during or because of this attempt); ResourceExhausted if the
+  // tries left are all taken by attempts in flight; Unauthenticated for wrong
+  // factors, with the tries left in the message; Unavailable if the HSM fails
+  // (the try is given back).
   absl::StatusOr<std::unique_ptr<hsm::ActiveKey>> Activate(
       absl::string_view credential_id, const Factors& factors,
       const Context& ctx);

@@ -37,25 +37,40 @@ struct Factors {
   SecretBytes possession;
 };
 
+// What a sealed blob is bound to (authenticated, so a blob moved to another
+// credential, user, algorithm or public key no longer opens).
+struct SealBinding {
+  std::string id;  // the credential id, or "user:<name>" for a PIN check
+  crypto::KeyAlgorithm alg = crypto::KeyAlgorithm::kEcP256;
+  int64_t user_id = 0;
+  std::string public_key_der;  // bound by its SHA-256; empty for PIN checks
+};
+
 // The parameters a sealed blob was made with (read from its header).
 struct SealInfo {
   crypto::Argon2Params argon2;
   bool has_possession = false;
 };
 
-// InvalidArgument if the PIN is empty or the parameters are unusable.
+// Bounds on Argon2id parameters, checked when sealing and before deriving
+// from a stored blob (whose header an attacker with the database controls):
+// t 1..16, memory 64 KiB..1 GiB, lanes 1..8, memory >= 8 KiB per lane.
+absl::Status CheckArgon2Params(const crypto::Argon2Params& params);
+
+// InvalidArgument if the PIN is empty or the parameters are out of bounds;
+// Unavailable if the HSM cannot compute the pepper.
 absl::StatusOr<std::string> SealKey(hsm::KeyStore& keys,
-                                    absl::string_view credential_id,
-                                    crypto::KeyAlgorithm alg,
+                                    const SealBinding& binding,
                                     const Factors& factors,
                                     const crypto::Argon2Params& params,
-                                    absl::string_view wrapped);
+                                    const SecretBytes& wrapped);
 
-// The wrapped key, or Unauthenticated if the factors are not the ones it was
-// sealed under; DataLoss if the blob is malformed.
-absl::StatusOr<std::string> UnsealKey(hsm::KeyStore& keys,
-                                      absl::string_view credential_id,
-                                      crypto::KeyAlgorithm alg,
+// The wrapped key. Unauthenticated only when the factors are not the ones it
+// was sealed under (or the blob was moved or altered); Unavailable when the
+// HSM fails (never counted as a wrong PIN); DataLoss if the blob is malformed
+// or its parameters are out of bounds.
+absl::StatusOr<SecretBytes> UnsealKey(hsm::KeyStore& keys,
+                                      const SealBinding& binding,
                                       const Factors& factors,
                                       absl::string_view sealed);
 

@@ -1,6 +1,7 @@
 #include "server/instance.h"
 
 #include <openssl/pem.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -101,12 +102,19 @@ absl::Status Instance::Init(const std::string& dir,
     return absl::InvalidArgumentError("--backend must be pkcs11 or software");
   }
   RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  if (existed && ::chmod(dir.c_str(), 0700) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot chmod 0700 ", dir));
+  }
   // Undo everything on failure: a half-made data directory is worse than none.
   auto cleanup = [&](absl::Status st) {
     if (existed) {
-      for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        std::filesystem::remove_all(entry.path(), ec);
+      // The non-throwing forms only: no exception may leave this function.
+      std::filesystem::directory_iterator it(dir, ec), end;
+      while (!ec && it != end) {
+        std::filesystem::remove_all(it->path(), ec);
+        it.increment(ec);
       }
+      ::chmod(dir.c_str(), 0700);
     } else {
       std::filesystem::remove_all(dir, ec);
     }
@@ -139,8 +147,13 @@ absl::Status Instance::Init(const std::string& dir,
     }
     conf["pkcs11.module"] = options.pkcs11_module;
     conf["pkcs11.token"] = options.token_label;
-    conf["pkcs11.pin_file"] =
-        std::filesystem::absolute(options.pin_file).string();
+    std::filesystem::path pin_file =
+        std::filesystem::absolute(options.pin_file, ec);
+    if (ec) {
+      return cleanup(absl::InvalidArgumentError(
+          absl::StrCat("--pin-file ", options.pin_file, ": ", ec.message())));
+    }
+    conf["pkcs11.pin_file"] = pin_file.string();
   }
 
   auto keys = OpenKeys(dir, conf);

@@ -5,8 +5,9 @@
 // Layout of a data directory (created by Instance::Init, mode 0700):
 //   inkan.conf      backend settings, written last by init (0600)
 //   inkan.db        SQLite database (WAL)
-//   hsm/            SoftHSMv2 token directory, softhsm2.conf, so.pin and
-//                   user.pin (0600) — when inkan manages the token
+//   hsm/            SoftHSMv2 token directory, softhsm2.conf and
+//                   user.pin (0600) — when inkan manages the token; the SO
+//                   PIN is used once at init and not kept
 //   audit-key.pem   the audit key's public half, for outside verifiers
 //   software-keys   system keys of the provisional software backend (0600)
 #ifndef INKAN_SERVER_INSTANCE_H_

@@ -15,28 +15,38 @@ expect_out "not an inkan data directory" "… and say why"
 [ "$(stat -c %a "$D")" = 700 ] && ok "data dir is 0700" || not_ok "data dir mode $(stat -c %a "$D")"
 [ "$(stat -c %a "$D/hsm/user.pin")" = 600 ] && ok "token PIN file is 0600" || not_ok "pin file mode"
 
-expect_rc 0 "user add reads the PIN from stdin" -- bash -c "echo 2468 | '$INKAN' user add alice"
-expect_rc 4 "a duplicate user is refused" -- bash -c "echo 2468 | '$INKAN' user add alice"
+expect_rc 0 "user add reads the PIN from stdin" -- bash -c "echo 246810 | '$INKAN' user add alice"
+expect_rc 4 "a duplicate user is refused" -- bash -c "echo 246810 | '$INKAN' user add alice"
 expect_rc 2 "an empty PIN is refused" -- bash -c "echo | '$INKAN' user add bob"
 expect_rc 5 "credential create checks the user's PIN" -- \
-  bash -c "echo 9999 | '$INKAN' credential create --user alice --alg ec-p256"
+  bash -c "echo 999999 | '$INKAN' credential create --user alice --alg ec-p256"
+expect_rc 2 "a PIN shorter than the policy's minimum (6) is refused" -- \
+  bash -c "echo 12345 | '$INKAN' user add shorty"
+echo 135790 | "$INKAN" user add carol >/dev/null
+expect_rc 5 "carol: wrong PIN 1" -- bash -c "echo 000000 | '$INKAN' credential create --user carol --alg ec-p256"
+expect_rc 5 "carol: wrong PIN 2" -- bash -c "echo 000001 | '$INKAN' credential create --user carol --alg ec-p256"
+expect_rc 6 "carol: wrong PIN 3 locks the user's PIN" -- \
+  bash -c "echo 000002 | '$INKAN' credential create --user carol --alg ec-p256"
+expect_rc 6 "carol: the right PIN is refused once locked" -- \
+  bash -c "echo 135790 | '$INKAN' credential create --user carol --alg ec-p256"
+expect_out "locked" "… and says it is locked"
 expect_rc 3 "credential create for an unknown user" -- \
-  bash -c "echo 2468 | '$INKAN' credential create --user nobody --alg ec-p256"
+  bash -c "echo 246810 | '$INKAN' credential create --user nobody --alg ec-p256"
 expect_rc 2 "an unknown algorithm is refused" -- \
-  bash -c "echo 2468 | '$INKAN' credential create --user alice --alg dsa-1024"
+  bash -c "echo 246810 | '$INKAN' credential create --user alice --alg dsa-1024"
 expect_rc 9 "ed25519 on SoftHSM 2.6 (cannot wrap it) is a clear Unimplemented" -- \
-  bash -c "echo 2468 | '$INKAN' credential create --user alice --alg ed25519"
+  bash -c "echo 246810 | '$INKAN' credential create --user alice --alg ed25519"
 
 printf 'the contract, version 1\n' > "$WORK/doc.txt"
 # alg  hash  openssl-dgst-options  sign-options
 while read -r alg hash opts signopts; do
   [ "$opts" = "-" ] && opts="" || opts=${opts//,/ }
   [ "$signopts" = "-" ] && signopts=""
-  id=$(echo 2468 | "$INKAN" credential create --user alice --alg "$alg" 2>&1)
+  id=$(echo 246810 | "$INKAN" credential create --user alice --alg "$alg" 2>&1)
   if ! [[ "$id" =~ ^[0-9a-f]{32}$ ]]; then not_ok "create $alg: $id"; continue; fi
   "$INKAN" credential show --id "$id" | sed -n '/BEGIN PUBLIC KEY/,/END PUBLIC KEY/p' > "$WORK/$alg.pem"
   digest=$(openssl dgst -"$hash" -r "$WORK/doc.txt" | cut -d' ' -f1)
-  sig=$(echo 2468 | "$INKAN" credential sign --id "$id" --hash "$digest" --hash-alg "$hash" $signopts 2>&1)
+  sig=$(echo 246810 | "$INKAN" credential sign --id "$id" --hash "$digest" --hash-alg "$hash" $signopts 2>&1)
   echo "$sig" | base64 -d > "$WORK/$alg$signopts.sig" 2>/dev/null
   # shellcheck disable=SC2086
   if openssl dgst -"$hash" $opts -verify "$WORK/$alg.pem" -signature "$WORK/$alg$signopts.sig" \
@@ -57,21 +67,21 @@ CASES
 
 ID=$(head -1 "$WORK/ids")
 H=$(openssl dgst -sha256 -r "$WORK/doc.txt" | cut -d' ' -f1)
-expect_rc 2 "a malformed hash is refused" -- bash -c "echo 2468 | '$INKAN' credential sign --id $ID --hash xyz"
-expect_rc 2 "a hash of the wrong length is refused" -- bash -c "echo 2468 | '$INKAN' credential sign --id $ID --hash abcd"
+expect_rc 2 "a malformed hash is refused" -- bash -c "echo 246810 | '$INKAN' credential sign --id $ID --hash xyz"
+expect_rc 2 "a hash of the wrong length is refused" -- bash -c "echo 246810 | '$INKAN' credential sign --id $ID --hash abcd"
 expect_rc 3 "an unknown credential is refused" -- \
-  bash -c "echo 2468 | '$INKAN' credential sign --id 00000000000000000000000000000000 --hash $H"
+  bash -c "echo 246810 | '$INKAN' credential sign --id 00000000000000000000000000000000 --hash $H"
 expect_rc 2 "no PIN, no signature" -- bash -c "'$INKAN' credential sign --id $ID --hash $H < /dev/null"
 
 # With the database AND the HSM token (and its PIN) but without the user's
 # PIN, nobody can sign: an operator's copy of everything, guessing PINs.
 cp -a "$D" "$WORK/stolen"
 expect_rc 5 "operator copy + HSM, wrong PIN: refused" -- \
-  bash -c "echo 0000 | '$INKAN' credential sign --data '$WORK/stolen' --id $ID --hash $H"
+  bash -c "echo 000000 | '$INKAN' credential sign --data '$WORK/stolen' --id $ID --hash $H"
 expect_out "2 tries left" "… and the try is counted"
-expect_rc 5 "second wrong PIN: refused" -- bash -c "echo 1111 | '$INKAN' credential sign --data '$WORK/stolen' --id $ID --hash $H"
-expect_rc 6 "third wrong PIN locks the credential" -- bash -c "echo 2222 | '$INKAN' credential sign --data '$WORK/stolen' --id $ID --hash $H"
-expect_rc 6 "the lock holds against the right PIN" -- bash -c "echo 2468 | '$INKAN' credential sign --data '$WORK/stolen' --id $ID --hash $H"
+expect_rc 5 "second wrong PIN: refused" -- bash -c "echo 111111 | '$INKAN' credential sign --data '$WORK/stolen' --id $ID --hash $H"
+expect_rc 6 "third wrong PIN locks the credential" -- bash -c "echo 222222 | '$INKAN' credential sign --data '$WORK/stolen' --id $ID --hash $H"
+expect_rc 6 "the lock holds against the right PIN" -- bash -c "echo 246810 | '$INKAN' credential sign --data '$WORK/stolen' --id $ID --hash $H"
 expect_out "locked" "… and says it is locked"
 "$INKAN" credential show --data "$WORK/stolen" --id "$ID" > "$WORK/show"
 grep -q "state: locked" "$WORK/show" && ok "credential shows as locked" || not_ok "not locked: $(cat "$WORK/show")"
@@ -80,7 +90,7 @@ OUT=$("$INKAN" audit show --data "$WORK/stolen" --count 1000)
 expect_out '"type":"credential.lock"' "the lock is on the audit log"
 expect_out '"type":"key.unseal.failed"' "bad PINs are on the audit log"
 expect_out '"type":"key.unseal.refused"' "the refused try on a locked credential is on the audit log"
-if echo "$OUT" | grep -q 2468; then not_ok "a PIN appears in the audit log"; else ok "no PIN in the audit log"; fi
+if echo "$OUT" | grep -q 246810; then not_ok "a PIN appears in the audit log"; else ok "no PIN in the audit log"; fi
 
 # The HSM from outside: only the three system keys live on the token, all
 # sensitive and never extractable; no user key is stored there at all.

@@ -9,14 +9,14 @@ expect_out "PROVISIONAL" "init says the backend is provisional"
 [ "$(stat -c %a "$D/software-keys")" = 600 ] && ok "software key file is 0600" || not_ok "key file mode"
 expect_rc 0 "status" -- "$INKAN" status
 expect_out "PROVISIONAL" "status says provisional"
-echo 1357 | "$INKAN" user add ken >/dev/null
+echo 135790 | "$INKAN" user add ken >/dev/null
 for alg in ed25519 ec-p256; do
-  id=$(echo 1357 | "$INKAN" credential create --user ken --alg "$alg" 2>"$WORK/err")
+  id=$(echo 135790 | "$INKAN" credential create --user ken --alg "$alg" 2>"$WORK/err")
   grep -q PROVISIONAL "$WORK/err" && ok "$alg credential create warns it is provisional" || not_ok "no warning"
   "$INKAN" credential show --id "$id" | sed -n '/BEGIN PUBLIC KEY/,/END PUBLIC KEY/p' > "$WORK/pub.pem"
   printf 'hello' > "$WORK/m"
   h=$(openssl dgst -sha256 -r "$WORK/m" | cut -d' ' -f1)
-  echo 1357 | "$INKAN" credential sign --id "$id" --hash "$h" | base64 -d > "$WORK/sig"
+  echo 135790 | "$INKAN" credential sign --id "$id" --hash "$h" | base64 -d > "$WORK/sig"
   if [ "$alg" = ed25519 ]; then
     # PureEdDSA over the 32 bytes given (the hash itself is the message).
     echo -n "$h" | xxd -r -p > "$WORK/h.bin"
