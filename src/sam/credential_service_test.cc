@@ -82,6 +82,17 @@ class CredentialServiceTest : public testing::Test {
         SetPolicy(*faulty_, *log_, "max_failed_tries", "3", "test").ok());
   }
 
+  // A user `name` with PIN 123456 and one P-256 credential; returns its id.
+  std::string UserWithCredential(absl::string_view name) {
+    EXPECT_TRUE(
+        service_->AddUser(name, SecretBytes(absl::string_view("123456")), ctx_)
+            .ok());
+    auto id = service_->CreateCredential(name, crypto::KeyAlgorithm::kEcP256,
+                                         Pin("123456"), ctx_);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.value_or("");
+  }
+
   Factors Pin(absl::string_view pin) {
     return {SecretBytes(pin), SecretBytes()};
   }
@@ -144,12 +155,8 @@ class CredentialServiceTest : public testing::Test {
 };
 
 TEST_F(CredentialServiceTest, CreateSignVerifyAndEverythingIsLogged) {
-  ASSERT_TRUE(
-      service_->AddUser("alice", SecretBytes(absl::string_view("123456")), ctx_)
-          .ok());
-  auto id = service_->CreateCredential("alice", crypto::KeyAlgorithm::kEcP256,
-                                       Pin("123456"), ctx_);
-  ASSERT_TRUE(id.ok()) << id.status();
+  auto id = std::make_optional(UserWithCredential("alice"));
+  ASSERT_FALSE(id->empty());
   std::string digest = crypto::Sha256("contract.pdf");
   auto sig =
       service_->SignDigest(*id, Pin("123456"), crypto::HashAlgorithm::kSha256,
@@ -171,12 +178,8 @@ TEST_F(CredentialServiceTest, CreateSignVerifyAndEverythingIsLogged) {
 
 TEST_F(CredentialServiceTest,
        WrongPinCountsLocksAndLockHoldsAgainstTheRightPin) {
-  ASSERT_TRUE(
-      service_->AddUser("bob", SecretBytes(absl::string_view("123456")), ctx_)
-          .ok());
-  auto id = service_->CreateCredential("bob", crypto::KeyAlgorithm::kEcP256,
-                                       Pin("123456"), ctx_);
-  ASSERT_TRUE(id.ok());
+  auto id = std::make_optional(UserWithCredential("bob"));
+  ASSERT_FALSE(id->empty());
   // A good PIN after a bad one resets the count.
   auto st = service_->Activate(*id, Pin("000000"), ctx_).status();
   EXPECT_EQ(st.code(), absl::StatusCode::kUnauthenticated);
@@ -309,12 +312,8 @@ TEST_F(CredentialServiceTest, CrashAtAnyStepLeavesNoHalfMadeCredential) {
 }
 
 TEST_F(CredentialServiceTest, ParallelGuessesNeverGetMoreTriesThanTheBudget) {
-  ASSERT_TRUE(
-      service_->AddUser("pat", SecretBytes(absl::string_view("123456")), ctx_)
-          .ok());
-  auto id = service_->CreateCredential("pat", crypto::KeyAlgorithm::kEcP256,
-                                       Pin("123456"), ctx_);
-  ASSERT_TRUE(id.ok());
+  auto id = std::make_optional(UserWithCredential("pat"));
+  ASSERT_FALSE(id->empty());
   std::vector<std::thread> threads;
   std::atomic<int> refused{0};
   for (int i = 0; i < 12; ++i) {
@@ -338,12 +337,8 @@ TEST_F(CredentialServiceTest, ParallelGuessesNeverGetMoreTriesThanTheBudget) {
 // with the owner's attempt in the HSM, two wrong guesses fill a budget of 3
 // and lock the credential, and the owner's success does not clear that lock.
 TEST_F(CredentialServiceTest, ARightPinInFlightDoesNotClearALockSetMeanwhile) {
-  ASSERT_TRUE(
-      service_->AddUser("quinn", SecretBytes(absl::string_view("123456")), ctx_)
-          .ok());
-  auto id = service_->CreateCredential("quinn", crypto::KeyAlgorithm::kEcP256,
-                                       Pin("123456"), ctx_);
-  ASSERT_TRUE(id.ok());
+  auto id = std::make_optional(UserWithCredential("quinn"));
+  ASSERT_FALSE(id->empty());
   gated_->Arm();
   absl::Status right;
   std::thread owner(
@@ -369,12 +364,8 @@ TEST_F(CredentialServiceTest, ARightPinInFlightDoesNotClearALockSetMeanwhile) {
 // beside it (ResourceExhausted); its success then gives the try back.
 TEST_F(CredentialServiceTest, AttemptsInFlightHoldTheirTries) {
   ASSERT_TRUE(SetPolicy(*faulty_, *log_, "max_failed_tries", "1", "test").ok());
-  ASSERT_TRUE(
-      service_->AddUser("uma", SecretBytes(absl::string_view("123456")), ctx_)
-          .ok());
-  auto id = service_->CreateCredential("uma", crypto::KeyAlgorithm::kEcP256,
-                                       Pin("123456"), ctx_);
-  ASSERT_TRUE(id.ok());
+  auto id = std::make_optional(UserWithCredential("uma"));
+  ASSERT_FALSE(id->empty());
   gated_->Arm();
   absl::Status right;
   std::thread owner(
@@ -415,12 +406,8 @@ TEST_F(CredentialServiceTest, TheUsersPinHasItsOwnBudgetAndLock) {
 }
 
 TEST_F(CredentialServiceTest, AnHsmFailureCostsNoTry) {
-  ASSERT_TRUE(
-      service_->AddUser("sam", SecretBytes(absl::string_view("123456")), ctx_)
-          .ok());
-  auto id = service_->CreateCredential("sam", crypto::KeyAlgorithm::kEcP256,
-                                       Pin("123456"), ctx_);
-  ASSERT_TRUE(id.ok());
+  auto id = std::make_optional(UserWithCredential("sam"));
+  ASSERT_FALSE(id->empty());
   gated_->Fail(true);
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(service_->Activate(*id, Pin("123456"), ctx_).status().code(),
