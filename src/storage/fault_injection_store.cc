@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "storage/store.h"
 
 namespace inkan::storage {
@@ -63,6 +64,24 @@ class FaultInjectionTransaction : public Transaction {
   absl::StatusOr<std::optional<CheckpointRow>> LatestCheckpoint() override {
     return base_.LatestCheckpoint();
   }
+  absl::StatusOr<OperatorRecord> GetOperator(absl::string_view name) override {
+    return base_.GetOperator(name);
+  }
+  absl::StatusOr<std::vector<OperatorRecord>> ListOperators() override {
+    return base_.ListOperators();
+  }
+  absl::StatusOr<CeremonyRequestRecord> GetCeremonyRequest(
+      absl::string_view id) override {
+    return base_.GetCeremonyRequest(id);
+  }
+  absl::StatusOr<std::vector<CeremonyRequestRecord>> ListCeremonyRequests(
+      absl::string_view state, int64_t limit) override {
+    return base_.ListCeremonyRequests(state, limit);
+  }
+  absl::StatusOr<std::vector<ApprovalRecord>> ListApprovals(
+      absl::string_view request_id) override {
+    return base_.ListApprovals(request_id);
+  }
 
   // Writes are counted and may fail.
   absl::Status PutMeta(absl::string_view key,
@@ -90,6 +109,29 @@ class FaultInjectionTransaction : public Transaction {
   absl::Status AppendCheckpoint(const CheckpointRow& row) override {
     if (absl::Status s = CountWrite(); !s.ok()) return s;
     return base_.AppendCheckpoint(row);
+  }
+  absl::Status InsertOperator(const OperatorRecord& op) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.InsertOperator(op);
+  }
+  absl::Status SetOperatorActive(absl::string_view name, bool active) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.SetOperatorActive(name, active);
+  }
+  absl::Status InsertCeremonyRequest(
+      const CeremonyRequestRecord& req) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.InsertCeremonyRequest(req);
+  }
+  absl::Status CloseCeremonyRequest(absl::string_view id,
+                                    absl::string_view state, absl::Time closed,
+                                    absl::string_view outcome) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.CloseCeremonyRequest(id, state, closed, outcome);
+  }
+  absl::Status InsertApproval(const ApprovalRecord& approval) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.InsertApproval(approval);
   }
 
  private:

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "storage/store.h"
 #include "storage/store_contract_test.h"
@@ -155,6 +156,54 @@ TEST_P(FaultInjectionStoreTest, CrashAtAnyWriteLeavesAllOrNothing) {
   store_->FailAtWrite(5);  // beyond the transaction: it commits
   EXPECT_THAT(FourWrites(1), IsOk());
   ExpectCommittedThrough(1);
+}
+
+// One transaction with each ceremony write (issue 3), all counted.
+absl::Status CeremonyWrites(Store& store) {
+  return store.Transact(
+      TxMode::kReadWrite, [](Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(
+            tx.InsertOperator({.name = "alice", .public_key = "k"}));
+        RETURN_IF_ERROR(tx.SetOperatorActive("alice", false));
+        RETURN_IF_ERROR(
+            tx.InsertCeremonyRequest({.id = "r1", .proposer = "alice"}));
+        RETURN_IF_ERROR(tx.InsertApproval(
+            {.request_id = "r1", .operator_name = "alice", .signature = "s"}));
+        RETURN_IF_ERROR(tx.CloseCeremonyRequest(
+            "r1", "executed", absl::FromUnixSeconds(1), "ok"));
+        // Reads are not counted.
+        RETURN_IF_ERROR(tx.GetOperator("alice").status());
+        RETURN_IF_ERROR(tx.ListOperators().status());
+        RETURN_IF_ERROR(tx.GetCeremonyRequest("r1").status());
+        RETURN_IF_ERROR(tx.ListCeremonyRequests("", 10).status());
+        return tx.ListApprovals("r1").status();
+      });
+}
+
+TEST_P(FaultInjectionStoreTest, CeremonyWritesAreCountedAndRolledBack) {
+  ASSERT_THAT(CeremonyWrites(*store_), IsOk());
+  EXPECT_EQ(store_->writes(), 5);
+
+  for (int64_t fail_at = 1; fail_at <= 5; ++fail_at) {
+    SCOPED_TRACE(fail_at);
+    auto fresh = GetParam().make_store();
+    ASSERT_THAT(fresh, IsOk());
+    OwningFaultInjectionStore store(*std::move(fresh));
+    store.FailAtWrite(fail_at);
+    EXPECT_THAT(CeremonyWrites(store), StatusIs(absl::StatusCode::kInternal,
+                                                HasSubstr("injected fault")));
+    ASSERT_THAT(store.Transact(TxMode::kReadOnly,
+                               [](Transaction& tx) -> absl::Status {
+                                 EXPECT_THAT(tx.ListOperators(),
+                                             IsOkAndHolds(testing::IsEmpty()));
+                                 EXPECT_THAT(tx.ListCeremonyRequests("", 10),
+                                             IsOkAndHolds(testing::IsEmpty()));
+                                 EXPECT_THAT(tx.ListApprovals("r1"),
+                                             IsOkAndHolds(testing::IsEmpty()));
+                                 return absl::OkStatus();
+                               }),
+                IsOk());
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // (error status, or an exception unwinding through Transact) replays the undo
 // steps in reverse, so nothing of it stays visible. Times are truncated to
 // microseconds, as the SQLite backend stores them.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -42,7 +43,16 @@ struct State {
   std::map<std::string, CredentialRecord, std::less<>> credentials;
   std::map<int64_t, AuditEntryRow> audit_log;
   std::map<int64_t, CheckpointRow> checkpoints;
+  std::map<std::string, OperatorRecord, std::less<>> operators;
+  std::map<std::string, CeremonyRequestRecord, std::less<>> ceremony_requests;
+  // By request id, in the order they were given.
+  std::map<std::string, std::vector<ApprovalRecord>, std::less<>> approvals;
 };
+
+// The states a ceremony request leaves "pending" for.
+bool IsClosedCeremonyState(absl::string_view state) {
+  return state == "executed" || state == "cancelled" || state == "failed";
+}
 
 class MemoryTransaction : public Transaction {
  public:
@@ -174,6 +184,170 @@ class MemoryTransaction : public Transaction {
     cred.failed_tries = failed_tries;
     cred.locked = locked;
     return absl::OkStatus();
+  }
+
+  absl::Status InsertOperator(const OperatorRecord& op) override {
+    RETURN_IF_ERROR(CheckWritable("InsertOperator"));
+    if (state_.operators.contains(op.name)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("insert operator ", op.name, ": name is taken"));
+    }
+    OperatorRecord stored = op;
+    stored.created = ToMicros(op.created);
+    state_.operators.emplace(op.name, std::move(stored));
+    undo_.push_back([this, name = op.name] { state_.operators.erase(name); });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<OperatorRecord> GetOperator(absl::string_view name) override {
+    auto it = state_.operators.find(name);
+    if (it == state_.operators.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no operator named \"", name, "\""));
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<OperatorRecord>> ListOperators() override {
+    std::vector<OperatorRecord> ops;
+    ops.reserve(state_.operators.size());
+    for (const auto& [name, op] : state_.operators) ops.push_back(op);
+    return ops;
+  }
+
+  absl::Status SetOperatorActive(absl::string_view name, bool active) override {
+    RETURN_IF_ERROR(CheckWritable("SetOperatorActive"));
+    auto it = state_.operators.find(name);
+    if (it == state_.operators.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no operator named \"", name, "\""));
+    }
+    OperatorRecord& op = it->second;
+    undo_.push_back([&op, was_active = op.active] { op.active = was_active; });
+    op.active = active;
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertCeremonyRequest(
+      const CeremonyRequestRecord& req) override {
+    RETURN_IF_ERROR(CheckWritable("InsertCeremonyRequest"));
+    if (req.state != "pending" && !IsClosedCeremonyState(req.state)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("insert ceremony request ", req.id, ": unknown state \"",
+                       req.state, "\""));
+    }
+    if (state_.ceremony_requests.contains(req.id)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("insert ceremony request ", req.id, ": id is taken"));
+    }
+    CeremonyRequestRecord stored = req;
+    stored.created = ToMicros(req.created);
+    stored.expires = ToMicros(req.expires);
+    stored.closed = ToMicros(req.closed);
+    state_.ceremony_requests.emplace(req.id, std::move(stored));
+    undo_.push_back(
+        [this, id = req.id] { state_.ceremony_requests.erase(id); });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<CeremonyRequestRecord> GetCeremonyRequest(
+      absl::string_view id) override {
+    auto it = state_.ceremony_requests.find(id);
+    if (it == state_.ceremony_requests.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no ceremony request with id ", id));
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<CeremonyRequestRecord>> ListCeremonyRequests(
+      absl::string_view state, int64_t limit) override {
+    if (limit < 0) return absl::InvalidArgumentError("negative limit");
+    std::vector<CeremonyRequestRecord> reqs;
+    for (const auto& [id, req] : state_.ceremony_requests) {
+      if (state.empty() || req.state == state) reqs.push_back(req);
+    }
+    // Newest first; ties by id, descending (as the SQLite backend orders).
+    std::sort(
+        reqs.begin(), reqs.end(),
+        [](const CeremonyRequestRecord& a, const CeremonyRequestRecord& b) {
+          if (a.created != b.created) return a.created > b.created;
+          return a.id > b.id;
+        });
+    if (static_cast<uint64_t>(limit) < reqs.size()) {
+      reqs.resize(static_cast<size_t>(limit));
+    }
+    return reqs;
+  }
+
+  absl::Status CloseCeremonyRequest(absl::string_view id,
+                                    absl::string_view state, absl::Time closed,
+                                    absl::string_view outcome) override {
+    RETURN_IF_ERROR(CheckWritable("CloseCeremonyRequest"));
+    if (!IsClosedCeremonyState(state)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("close ceremony request ", id, ": state \"", state,
+                       "\" is not executed, cancelled or failed"));
+    }
+    auto it = state_.ceremony_requests.find(id);
+    if (it == state_.ceremony_requests.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no ceremony request with id ", id));
+    }
+    CeremonyRequestRecord& req = it->second;
+    if (req.state != "pending") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("close ceremony request ", id, ": it is already ",
+                       req.state, ", not pending"));
+    }
+    undo_.push_back([&req, old_state = req.state, old_closed = req.closed,
+                     old_outcome = req.outcome] {
+      req.state = old_state;
+      req.closed = old_closed;
+      req.outcome = old_outcome;
+    });
+    req.state = std::string(state);
+    req.closed = ToMicros(closed);
+    req.outcome = std::string(outcome);
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertApproval(const ApprovalRecord& approval) override {
+    RETURN_IF_ERROR(CheckWritable("InsertApproval"));
+    if (!state_.ceremony_requests.contains(approval.request_id)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("insert approval of ceremony request ",
+                       approval.request_id, ": no such request"));
+    }
+    if (!state_.operators.contains(approval.operator_name)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "insert approval of ceremony request ", approval.request_id,
+          ": no operator named \"", approval.operator_name, "\""));
+    }
+    std::vector<ApprovalRecord>& given = state_.approvals[approval.request_id];
+    for (const ApprovalRecord& a : given) {
+      if (a.operator_name == approval.operator_name) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "insert approval of ceremony request ", approval.request_id,
+            ": operator ", approval.operator_name, " already approved it"));
+      }
+    }
+    ApprovalRecord stored = approval;
+    stored.at = ToMicros(approval.at);
+    given.push_back(std::move(stored));
+    undo_.push_back([this, id = approval.request_id] {
+      auto it = state_.approvals.find(id);
+      it->second.pop_back();
+      if (it->second.empty()) state_.approvals.erase(it);
+    });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<ApprovalRecord>> ListApprovals(
+      absl::string_view request_id) override {
+    auto it = state_.approvals.find(request_id);
+    if (it == state_.approvals.end()) return std::vector<ApprovalRecord>();
+    return it->second;
   }
 
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {

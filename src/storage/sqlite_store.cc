@@ -77,6 +77,36 @@ constexpr const char* kMigrations[] = {
         note TEXT NOT NULL,
         signature BLOB NOT NULL);
     )sql",
+    // Version 2: operators, ceremony requests and their approvals (issue 3).
+    // Rows are never deleted: a removed operator is marked inactive, a request
+    // leaves "pending" once. ceremony_approvals.seq keeps the order in which
+    // approvals were given.
+    R"sql(
+      CREATE TABLE operators(
+        name TEXT PRIMARY KEY,
+        public_key BLOB NOT NULL,
+        created_us INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1);
+      CREATE TABLE ceremony_requests(
+        id TEXT PRIMARY KEY,
+        canonical TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        proposer TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        expires_us INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        closed_us INTEGER,
+        outcome TEXT NOT NULL DEFAULT '');
+      CREATE INDEX ceremony_requests_by_state
+        ON ceremony_requests(state, created_us);
+      CREATE TABLE ceremony_approvals(
+        request_id TEXT NOT NULL REFERENCES ceremony_requests(id),
+        operator_name TEXT NOT NULL REFERENCES operators(name),
+        signature BLOB NOT NULL,
+        at_us INTEGER NOT NULL,
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        UNIQUE(request_id, operator_name));
+    )sql",
 };
 constexpr int kSchemaVersion =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -145,6 +175,9 @@ class Stmt {
   absl::Status BindInt64(int index, int64_t value) {
     return Check(sqlite3_bind_int64(stmt_, index, value));
   }
+  absl::Status BindNull(int index) {
+    return Check(sqlite3_bind_null(stmt_, index));
+  }
   // Bound without copying: the data must outlive the statement's use.
   absl::Status BindText(int index, absl::string_view value) {
     if (value.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
@@ -173,6 +206,9 @@ class Stmt {
   }
 
   int64_t ColumnInt64(int col) { return sqlite3_column_int64(stmt_, col); }
+  bool ColumnIsNull(int col) {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
   // Exact bytes of a TEXT or BLOB column (NUL bytes included).
   std::string ColumnBytes(int col) {
     const void* data = sqlite3_column_blob(stmt_, col);
@@ -291,6 +327,44 @@ CredentialRecord ReadCredential(Stmt& stmt) {
   cred.locked = stmt.ColumnInt64(7) != 0;
   cred.created = absl::FromUnixMicros(stmt.ColumnInt64(8));
   return cred;
+}
+
+// Column order read by ReadOperator.
+#define INKAN_OPERATOR_COLUMNS "name, public_key, created_us, active"
+
+OperatorRecord ReadOperator(Stmt& stmt) {
+  OperatorRecord op;
+  op.name = stmt.ColumnBytes(0);
+  op.public_key = stmt.ColumnBytes(1);
+  op.created = absl::FromUnixMicros(stmt.ColumnInt64(2));
+  op.active = stmt.ColumnInt64(3) != 0;
+  return op;
+}
+
+// Column order read by ReadCeremonyRequest.
+#define INKAN_CEREMONY_REQUEST_COLUMNS                                  \
+  "id, canonical, operation, proposer, created_us, expires_us, state, " \
+  "closed_us, outcome"
+
+CeremonyRequestRecord ReadCeremonyRequest(Stmt& stmt) {
+  CeremonyRequestRecord req;
+  req.id = stmt.ColumnBytes(0);
+  req.canonical = stmt.ColumnBytes(1);
+  req.operation = stmt.ColumnBytes(2);
+  req.proposer = stmt.ColumnBytes(3);
+  req.created = absl::FromUnixMicros(stmt.ColumnInt64(4));
+  req.expires = absl::FromUnixMicros(stmt.ColumnInt64(5));
+  req.state = stmt.ColumnBytes(6);
+  // NULL while pending: the record's default (unset) time.
+  req.closed = stmt.ColumnIsNull(7) ? absl::Time()
+                                    : absl::FromUnixMicros(stmt.ColumnInt64(7));
+  req.outcome = stmt.ColumnBytes(8);
+  return req;
+}
+
+// The states a ceremony request leaves "pending" for.
+bool IsClosedCeremonyState(absl::string_view state) {
+  return state == "executed" || state == "cancelled" || state == "failed";
 }
 
 class SqliteTransaction : public Transaction {
@@ -439,6 +513,194 @@ class SqliteTransaction : public Transaction {
     return absl::OkStatus();
   }
 
+  absl::Status InsertOperator(const OperatorRecord& op) override {
+    RETURN_IF_ERROR(CheckWritable("InsertOperator"));
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("INSERT INTO operators(name, public_key, "
+                             "created_us, active) VALUES(?, ?, ?, ?)"));
+    RETURN_IF_ERROR(stmt->BindText(1, op.name));
+    RETURN_IF_ERROR(stmt->BindBlob(2, op.public_key));
+    RETURN_IF_ERROR(stmt->BindInt64(3, absl::ToUnixMicros(op.created)));
+    RETURN_IF_ERROR(stmt->BindInt64(4, op.active ? 1 : 0));
+    return StepDone(*stmt, absl::StrCat("insert operator ", op.name));
+  }
+
+  absl::StatusOr<OperatorRecord> GetOperator(absl::string_view name) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT " INKAN_OPERATOR_COLUMNS
+                                        " FROM operators WHERE name = ?"));
+    RETURN_IF_ERROR(stmt->BindText(1, name));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get operator"));
+    if (!row) {
+      return absl::NotFoundError(
+          absl::StrCat("no operator named \"", name, "\""));
+    }
+    return ReadOperator(*stmt);
+  }
+
+  absl::StatusOr<std::vector<OperatorRecord>> ListOperators() override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT " INKAN_OPERATOR_COLUMNS
+                                        " FROM operators ORDER BY name"));
+    std::vector<OperatorRecord> ops;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list operators"));
+      if (!row) break;
+      ops.push_back(ReadOperator(*stmt));
+    }
+    return ops;
+  }
+
+  absl::Status SetOperatorActive(absl::string_view name, bool active) override {
+    RETURN_IF_ERROR(CheckWritable("SetOperatorActive"));
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("UPDATE operators SET active = ? WHERE name = ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, active ? 1 : 0));
+    RETURN_IF_ERROR(stmt->BindText(2, name));
+    RETURN_IF_ERROR(StepDone(*stmt, absl::StrCat("update operator ", name)));
+    // SQLite counts every row the WHERE matched, changed or not.
+    if (sqlite3_changes(conn_.db()) == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("no operator named \"", name, "\""));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertCeremonyRequest(
+      const CeremonyRequestRecord& req) override {
+    RETURN_IF_ERROR(CheckWritable("InsertCeremonyRequest"));
+    if (req.state != "pending" && !IsClosedCeremonyState(req.state)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("insert ceremony request ", req.id, ": unknown state \"",
+                       req.state, "\""));
+    }
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("INSERT INTO ceremony_requests(" INKAN_CEREMONY_REQUEST_COLUMNS
+                ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    RETURN_IF_ERROR(stmt->BindText(1, req.id));
+    RETURN_IF_ERROR(stmt->BindText(2, req.canonical));
+    RETURN_IF_ERROR(stmt->BindText(3, req.operation));
+    RETURN_IF_ERROR(stmt->BindText(4, req.proposer));
+    RETURN_IF_ERROR(stmt->BindInt64(5, absl::ToUnixMicros(req.created)));
+    RETURN_IF_ERROR(stmt->BindInt64(6, absl::ToUnixMicros(req.expires)));
+    RETURN_IF_ERROR(stmt->BindText(7, req.state));
+    RETURN_IF_ERROR(BindOptionalTime(*stmt, 8, req.closed));
+    RETURN_IF_ERROR(stmt->BindText(9, req.outcome));
+    return StepDone(*stmt, absl::StrCat("insert ceremony request ", req.id));
+  }
+
+  absl::StatusOr<CeremonyRequestRecord> GetCeremonyRequest(
+      absl::string_view id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("SELECT " INKAN_CEREMONY_REQUEST_COLUMNS
+                             " FROM ceremony_requests WHERE id = ?"));
+    RETURN_IF_ERROR(stmt->BindText(1, id));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get ceremony request"));
+    if (!row) {
+      return absl::NotFoundError(
+          absl::StrCat("no ceremony request with id ", id));
+    }
+    return ReadCeremonyRequest(*stmt);
+  }
+
+  absl::StatusOr<std::vector<CeremonyRequestRecord>> ListCeremonyRequests(
+      absl::string_view state, int64_t limit) override {
+    RETURN_IF_ERROR(CheckUsable());
+    if (limit < 0) return absl::InvalidArgumentError("negative limit");
+    std::vector<CeremonyRequestRecord> reqs;
+    if (limit == 0) return reqs;
+    std::unique_ptr<Stmt> stmt;
+    if (state.empty()) {
+      ASSIGN_OR_RETURN(stmt, Prepare("SELECT " INKAN_CEREMONY_REQUEST_COLUMNS
+                                     " FROM ceremony_requests ORDER BY "
+                                     "created_us DESC, id DESC LIMIT ?"));
+      RETURN_IF_ERROR(stmt->BindInt64(1, limit));
+    } else {
+      ASSIGN_OR_RETURN(stmt,
+                       Prepare("SELECT " INKAN_CEREMONY_REQUEST_COLUMNS
+                               " FROM ceremony_requests WHERE state = ? "
+                               "ORDER BY created_us DESC, id DESC LIMIT ?"));
+      RETURN_IF_ERROR(stmt->BindText(1, state));
+      RETURN_IF_ERROR(stmt->BindInt64(2, limit));
+    }
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list ceremony requests"));
+      if (!row) break;
+      reqs.push_back(ReadCeremonyRequest(*stmt));
+    }
+    return reqs;
+  }
+
+  absl::Status CloseCeremonyRequest(absl::string_view id,
+                                    absl::string_view state, absl::Time closed,
+                                    absl::string_view outcome) override {
+    RETURN_IF_ERROR(CheckWritable("CloseCeremonyRequest"));
+    if (!IsClosedCeremonyState(state)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("close ceremony request ", id, ": state \"", state,
+                       "\" is not executed, cancelled or failed"));
+    }
+    {
+      ASSIGN_OR_RETURN(
+          auto stmt,
+          Prepare("UPDATE ceremony_requests SET state = ?, closed_us = ?, "
+                  "outcome = ? WHERE id = ? AND state = 'pending'"));
+      RETURN_IF_ERROR(stmt->BindText(1, state));
+      RETURN_IF_ERROR(BindOptionalTime(*stmt, 2, closed));
+      RETURN_IF_ERROR(stmt->BindText(3, outcome));
+      RETURN_IF_ERROR(stmt->BindText(4, id));
+      RETURN_IF_ERROR(
+          StepDone(*stmt, absl::StrCat("close ceremony request ", id)));
+    }
+    if (sqlite3_changes(conn_.db()) == 1) return absl::OkStatus();
+    // Nothing changed: unknown, or no longer pending.
+    ASSIGN_OR_RETURN(CeremonyRequestRecord req, GetCeremonyRequest(id));
+    return absl::FailedPreconditionError(
+        absl::StrCat("close ceremony request ", id, ": it is already ",
+                     req.state, ", not pending"));
+  }
+
+  absl::Status InsertApproval(const ApprovalRecord& approval) override {
+    RETURN_IF_ERROR(CheckWritable("InsertApproval"));
+    // The foreign keys give FailedPrecondition for an unknown request or
+    // operator, UNIQUE(request_id, operator_name) AlreadyExists for a repeat.
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("INSERT INTO ceremony_approvals(request_id, operator_name, "
+                "signature, at_us) VALUES(?, ?, ?, ?)"));
+    RETURN_IF_ERROR(stmt->BindText(1, approval.request_id));
+    RETURN_IF_ERROR(stmt->BindText(2, approval.operator_name));
+    RETURN_IF_ERROR(stmt->BindBlob(3, approval.signature));
+    RETURN_IF_ERROR(stmt->BindInt64(4, absl::ToUnixMicros(approval.at)));
+    return StepDone(*stmt, absl::StrCat("insert approval of ceremony request ",
+                                        approval.request_id, " by operator ",
+                                        approval.operator_name));
+  }
+
+  absl::StatusOr<std::vector<ApprovalRecord>> ListApprovals(
+      absl::string_view request_id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("SELECT request_id, operator_name, signature, at_us FROM "
+                "ceremony_approvals WHERE request_id = ? ORDER BY seq"));
+    RETURN_IF_ERROR(stmt->BindText(1, request_id));
+    std::vector<ApprovalRecord> approvals;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list approvals"));
+      if (!row) break;
+      ApprovalRecord approval;
+      approval.request_id = stmt->ColumnBytes(0);
+      approval.operator_name = stmt->ColumnBytes(1);
+      approval.signature = stmt->ColumnBytes(2);
+      approval.at = absl::FromUnixMicros(stmt->ColumnInt64(3));
+      approvals.push_back(std::move(approval));
+    }
+    return approvals;
+  }
+
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
     RETURN_IF_ERROR(CheckWritable("AppendAuditEntry"));
     int64_t last = 0;
@@ -535,6 +797,12 @@ class SqliteTransaction : public Transaction {
   }
 
  private:
+  // An unset time (the records' default, absl::Time()) is stored as NULL.
+  static absl::Status BindOptionalTime(Stmt& stmt, int index, absl::Time t) {
+    if (t == absl::Time()) return stmt.BindNull(index);
+    return stmt.BindInt64(index, absl::ToUnixMicros(t));
+  }
+
   static CheckpointRow ReadCheckpoint(Stmt& stmt) {
     CheckpointRow row;
     row.tree_size = stmt.ColumnInt64(0);
@@ -725,6 +993,8 @@ class SqliteStore : public Store {
 };
 
 #undef INKAN_CREDENTIAL_COLUMNS
+#undef INKAN_OPERATOR_COLUMNS
+#undef INKAN_CEREMONY_REQUEST_COLUMNS
 
 }  // namespace
 

@@ -37,10 +37,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
 // A raw connection to the same file, like the sqlite3 CLI or another process.
 class RawDb {
  public:
-  explicit RawDb(const std::string& path) {
-    EXPECT_EQ(
-        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr),
-        SQLITE_OK);
+  explicit RawDb(const std::string& path, int flags = SQLITE_OPEN_READWRITE) {
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, flags, nullptr), SQLITE_OK);
   }
   RawDb(const RawDb&) = delete;
   RawDb& operator=(const RawDb&) = delete;
@@ -175,7 +173,7 @@ TEST_F(SqliteStoreTest, UsesWalModeAndVersionedSchema) {
   ASSERT_NE(store, nullptr);
   RawDb raw(DbPath());
   EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
-  EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("1"));
+  EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("2"));
 }
 
 TEST_F(SqliteStoreTest, SchemaHasTheDocumentedTablesAndColumns) {
@@ -195,6 +193,26 @@ TEST_F(SqliteStoreTest, SchemaHasTheDocumentedTablesAndColumns) {
   EXPECT_THAT(
       raw.Column("SELECT name FROM pragma_table_info('audit_checkpoint')"),
       ElementsAre("tree_size", "note", "signature"));
+  // Version 2 (issue 3).
+  EXPECT_THAT(raw.Column("SELECT name FROM pragma_table_info('operators')"),
+              ElementsAre("name", "public_key", "created_us", "active"));
+  EXPECT_THAT(
+      raw.Column("SELECT name FROM pragma_table_info('ceremony_requests')"),
+      ElementsAre("id", "canonical", "operation", "proposer", "created_us",
+                  "expires_us", "state", "closed_us", "outcome"));
+  EXPECT_THAT(
+      raw.Column(
+          "SELECT name FROM pragma_index_info('ceremony_requests_by_state')"),
+      ElementsAre("state", "created_us"));
+  EXPECT_THAT(
+      raw.Column("SELECT name FROM pragma_table_info('ceremony_approvals')"),
+      ElementsAre("request_id", "operator_name", "signature", "at_us", "seq"));
+  EXPECT_THAT(
+      raw.Column("SELECT \"table\" || '.' || \"to\" || ' <- ' || \"from\" "
+                 "FROM pragma_foreign_key_list('ceremony_approvals') "
+                 "ORDER BY \"from\""),
+      ElementsAre("operators.name <- operator_name",
+                  "ceremony_requests.id <- request_id"));
 }
 
 TEST_F(SqliteStoreTest, StoresTimesAsUnixMicros) {
@@ -213,6 +231,157 @@ TEST_F(SqliteStoreTest, StoresTimesAsUnixMicros) {
   RawDb raw(DbPath());
   EXPECT_THAT(raw.Column("SELECT created_us FROM users"),
               ElementsAre("1798761600123456"));
+}
+
+TEST_F(SqliteStoreTest, StoresUnsetClosedTimeAsNull) {
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Transact(TxMode::kReadWrite,
+                              [](Transaction& tx) {
+                                return tx.InsertCeremonyRequest(
+                                    {.id = "r1",
+                                     .created = absl::FromUnixMicros(5),
+                                     .expires = absl::FromUnixMicros(6)});
+                              }),
+              IsOk());
+  RawDb raw(DbPath());
+  EXPECT_THAT(raw.Column("SELECT quote(closed_us) || ' ' || state || ' ' || "
+                         "created_us || ' ' || expires_us "
+                         "FROM ceremony_requests"),
+              ElementsAre("NULL pending 5 6"));
+  ASSERT_THAT(store->Transact(TxMode::kReadWrite,
+                              [](Transaction& tx) {
+                                return tx.CloseCeremonyRequest(
+                                    "r1", "cancelled",
+                                    absl::FromUnixMicros(1798761600123456),
+                                    "withdrawn");
+                              }),
+              IsOk());
+  EXPECT_THAT(raw.Column("SELECT quote(closed_us) || ' ' || state || ' ' || "
+                         "outcome FROM ceremony_requests"),
+              ElementsAre("1798761600123456 cancelled withdrawn"));
+}
+
+// The version-1 schema exactly as released (kMigrations[0]); a copy, so that
+// later edits to the migration list cannot change what this test starts from.
+constexpr char kSchemaV1[] = R"sql(
+      CREATE TABLE meta(
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL);
+      CREATE TABLE users(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        created_us INTEGER NOT NULL);
+      CREATE TABLE credentials(
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        algorithm TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        sealed_key BLOB NOT NULL,
+        failed_tries INTEGER NOT NULL DEFAULT 0,
+        locked INTEGER NOT NULL DEFAULT 0,
+        created_us INTEGER NOT NULL);
+      CREATE INDEX credentials_by_user ON credentials(user_id);
+      CREATE TABLE audit_log(
+        seq INTEGER PRIMARY KEY,
+        entry TEXT NOT NULL,
+        leaf_hash BLOB NOT NULL);
+      CREATE TABLE audit_checkpoint(
+        tree_size INTEGER PRIMARY KEY,
+        note TEXT NOT NULL,
+        signature BLOB NOT NULL);
+    )sql";
+
+// Every schema object with its SQL, whitespace collapsed, sorted.
+std::vector<std::string> SchemaOf(RawDb& raw) {
+  std::vector<std::string> objects = raw.Column(
+      "SELECT type || ' ' || name || ': ' || IFNULL(sql, '') "
+      "FROM sqlite_master ORDER BY type, name");
+  for (std::string& object : objects) {
+    std::string collapsed;
+    for (char c : object) {
+      bool space = c == ' ' || c == '\n' || c == '\t';
+      if (space && (collapsed.empty() || collapsed.back() == ' ')) continue;
+      collapsed.push_back(space ? ' ' : c);
+    }
+    object = collapsed;
+  }
+  return objects;
+}
+
+TEST_F(SqliteStoreTest, MigratesVersion1DatabaseToVersion2) {
+  {
+    // A database as a version-1 binary left it, with some rows.
+    RawDb raw(DbPath(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_EQ(raw.Exec(kSchemaV1), SQLITE_OK);
+    ASSERT_EQ(
+        raw.Exec("INSERT INTO users(name, created_us) VALUES('alice', 7);"
+                 "INSERT INTO credentials(id, user_id, algorithm, "
+                 "backend, public_key, sealed_key, created_us) "
+                 "VALUES('c0', 1, 'ec-p256', 'software', x'30', x'00', 7);"
+                 "INSERT INTO meta(key, value) VALUES('log_id', 'x');"
+                 "INSERT INTO audit_log(seq, entry, leaf_hash) "
+                 "VALUES(1, '{}', x'00');"
+                 "PRAGMA user_version = 1;"),
+        SQLITE_OK);
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(DbPath());
+    EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("2"));
+    EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
+  }
+  // The old rows are intact and the new tables work, foreign keys included.
+  ASSERT_THAT(
+      store->Transact(
+          TxMode::kReadWrite,
+          [](Transaction& tx) -> absl::Status {
+            EXPECT_THAT(tx.GetUserByName("alice"),
+                        IsOkAndHolds(testing::Field(&UserRecord::id, 1)));
+            EXPECT_THAT(tx.GetCredential("c0"), IsOk());
+            EXPECT_THAT(tx.GetMeta("log_id"),
+                        IsOkAndHolds(Optional(std::string("x"))));
+            EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(1));
+            RETURN_IF_ERROR(tx.InsertOperator({.name = "op1"}));
+            RETURN_IF_ERROR(tx.InsertCeremonyRequest({.id = "r1"}));
+            EXPECT_THAT(tx.InsertApproval(
+                            {.request_id = "r1", .operator_name = "nobody"}),
+                        StatusIs(absl::StatusCode::kFailedPrecondition));
+            RETURN_IF_ERROR(tx.InsertApproval(
+                {.request_id = "r1", .operator_name = "op1"}));
+            return tx.CloseCeremonyRequest("r1", "executed",
+                                           absl::FromUnixSeconds(9), "ok");
+          }),
+      IsOk());
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Transact(TxMode::kReadOnly,
+                              [](Transaction& tx) -> absl::Status {
+                                EXPECT_THAT(tx.ListOperators(),
+                                            IsOkAndHolds(testing::SizeIs(1)));
+                                EXPECT_THAT(tx.ListApprovals("r1"),
+                                            IsOkAndHolds(testing::SizeIs(1)));
+                                EXPECT_THAT(
+                                    tx.ListCeremonyRequests("executed", 10),
+                                    IsOkAndHolds(testing::SizeIs(1)));
+                                return absl::OkStatus();
+                              }),
+              IsOk());
+
+  // A migrated database has the same schema as a fresh one.
+  ScratchDir fresh_dir;
+  ASSERT_FALSE(fresh_dir.path().empty());
+  const std::string fresh_path = fresh_dir.path() + "/fresh.db";
+  ASSERT_THAT(OpenSqliteStore(fresh_path), IsOk());
+  RawDb migrated(DbPath());
+  RawDb fresh(fresh_path);
+  std::vector<std::string> schema = SchemaOf(migrated);
+  EXPECT_THAT(schema,
+              testing::Contains(HasSubstr("ceremony_requests_by_state")));
+  EXPECT_EQ(schema, SchemaOf(fresh));
 }
 
 TEST_F(SqliteStoreTest, FutureSchemaVersionIsRefused) {

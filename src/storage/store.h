@@ -73,20 +73,22 @@ struct OperatorRecord {
   std::string name;        // unique, also the id
   std::string public_key;  // DER SubjectPublicKeyInfo (P-256 or Ed25519)
   absl::Time created;
-  bool active = true;      // false once removed; rows are never deleted
+  bool active = true;  // false once removed; rows are never deleted
 };
 
 // A ceremony request: the exact canonical bytes operators sign.
 struct CeremonyRequestRecord {
   std::string id;         // hex SHA-256 of `canonical`
-  std::string canonical;  // canonical JSON (operation, params, nonce, expiry, config hash)
+  std::string canonical;  // canonical JSON (operation, params, nonce, expiry,
+                          // config hash)
   std::string operation;  // e.g. "operator.add", "ca.init"
   std::string proposer;   // operator name
   absl::Time created;
   absl::Time expires;
   std::string state = "pending";  // pending | executed | cancelled | failed
-  absl::Time closed;              // when it left "pending" (unset while pending)
-  std::string outcome;            // what execution or cancellation said
+  absl::Time closed;    // when it left "pending"; unset (absl::Time()) while
+                        // pending, stored as NULL
+  std::string outcome;  // what execution or cancellation said
 };
 
 // One operator's signature over a request's canonical bytes.
@@ -128,25 +130,37 @@ class Transaction {
 
   // Operators. AlreadyExists for a taken name; NotFound for an unknown one.
   virtual absl::Status InsertOperator(const OperatorRecord& op) = 0;
-  virtual absl::StatusOr<OperatorRecord> GetOperator(absl::string_view name) = 0;
+  virtual absl::StatusOr<OperatorRecord> GetOperator(
+      absl::string_view name) = 0;
   // All operators, active and removed, ordered by name.
   virtual absl::StatusOr<std::vector<OperatorRecord>> ListOperators() = 0;
-  virtual absl::Status SetOperatorActive(absl::string_view name, bool active) = 0;
+  virtual absl::Status SetOperatorActive(absl::string_view name,
+                                         bool active) = 0;
 
   // Ceremony requests. AlreadyExists for a taken id; NotFound for an unknown.
-  virtual absl::Status InsertCeremonyRequest(const CeremonyRequestRecord& req) = 0;
-  virtual absl::StatusOr<CeremonyRequestRecord> GetCeremonyRequest(absl::string_view id) = 0;
-  // Requests in `state` ("" for all), newest first, at most `limit`.
-  virtual absl::StatusOr<std::vector<CeremonyRequestRecord>> ListCeremonyRequests(
-      absl::string_view state, int64_t limit) = 0;
-  // Moves a request out of "pending". FailedPrecondition unless it is
-  // pending (a request is executed or cancelled at most once).
-  virtual absl::Status CloseCeremonyRequest(absl::string_view id, absl::string_view state,
-                                            absl::Time closed, absl::string_view outcome) = 0;
+  // InsertCeremonyRequest stores the record as given (normally "pending" with
+  // `closed` unset); InvalidArgument if `state` is not one of the four.
+  virtual absl::Status InsertCeremonyRequest(
+      const CeremonyRequestRecord& req) = 0;
+  virtual absl::StatusOr<CeremonyRequestRecord> GetCeremonyRequest(
+      absl::string_view id) = 0;
+  // Requests in `state` ("" for all), newest first (by `created`, ties by
+  // id, descending), at most `limit`. InvalidArgument if limit < 0.
+  virtual absl::StatusOr<std::vector<CeremonyRequestRecord>>
+  ListCeremonyRequests(absl::string_view state, int64_t limit) = 0;
+  // Moves a request out of "pending" into `state` (executed, cancelled or
+  // failed, else InvalidArgument), recording `closed` and `outcome`.
+  // NotFound for an unknown id; FailedPrecondition unless it is pending (a
+  // request is executed or cancelled at most once).
+  virtual absl::Status CloseCeremonyRequest(absl::string_view id,
+                                            absl::string_view state,
+                                            absl::Time closed,
+                                            absl::string_view outcome) = 0;
   // AlreadyExists if this operator already approved this request;
-  // FailedPrecondition if the request or the operator does not exist.
+  // FailedPrecondition if the request or the operator does not exist. (An
+  // inactive operator or a closed request is the caller's check.)
   virtual absl::Status InsertApproval(const ApprovalRecord& approval) = 0;
-  // In the order they were given.
+  // In the order they were given; empty for an unknown request.
   virtual absl::StatusOr<std::vector<ApprovalRecord>> ListApprovals(
       absl::string_view request_id) = 0;
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "storage/store.h"
@@ -19,6 +20,7 @@
 namespace inkan::storage {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::Eq;
 using ::testing::Field;
@@ -64,6 +66,52 @@ CheckpointRow Checkpoint(int64_t size) {
   row.note = "inkan-log\n" + std::to_string(size) + "\n";
   row.signature = std::string("\x00sig\x00", 5) + std::to_string(size);
   return row;
+}
+
+OperatorRecord Operator(std::string name) {
+  OperatorRecord op;
+  op.public_key = std::string("\x30\x2a\x00\x06", 4) + name;
+  op.name = std::move(name);
+  op.created = kT0 + absl::Minutes(1);
+  return op;
+}
+
+CeremonyRequestRecord Request(std::string id,
+                              absl::Time created = kT0 + absl::Minutes(2)) {
+  CeremonyRequestRecord req;
+  req.canonical = "{\"nonce\":\"" + id + "\",\"operation\":\"ca.init\"}";
+  req.id = std::move(id);
+  req.operation = "ca.init";
+  req.proposer = "alice";
+  req.created = created;
+  req.expires = created + absl::Hours(24);
+  return req;
+}
+
+ApprovalRecord Approval(std::string request_id, std::string operator_name) {
+  ApprovalRecord approval;
+  approval.signature = std::string("\x00sig\x00", 5) + operator_name;
+  approval.request_id = std::move(request_id);
+  approval.operator_name = std::move(operator_name);
+  approval.at = kT0 + absl::Minutes(3);
+  return approval;
+}
+
+MATCHER_P(OperatorIs, expected, "") {
+  return arg.name == expected.name && arg.public_key == expected.public_key &&
+         arg.created == expected.created && arg.active == expected.active;
+}
+MATCHER_P(RequestIs, expected, "") {
+  return arg.id == expected.id && arg.canonical == expected.canonical &&
+         arg.operation == expected.operation &&
+         arg.proposer == expected.proposer && arg.created == expected.created &&
+         arg.expires == expected.expires && arg.state == expected.state &&
+         arg.closed == expected.closed && arg.outcome == expected.outcome;
+}
+MATCHER_P(ApprovalIs, expected, "") {
+  return arg.request_id == expected.request_id &&
+         arg.operator_name == expected.operator_name &&
+         arg.signature == expected.signature && arg.at == expected.at;
 }
 
 MATCHER_P(EntryIs, expected, "") {
@@ -605,6 +653,499 @@ TEST_P(StoreContractTest, DuplicateCheckpointIsAlreadyExists) {
                 EXPECT_THAT(
                     tx.ReadCheckpoints(),
                     IsOkAndHolds(ElementsAre(CheckpointIs(Checkpoint(4)))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Operators ------------------------------------------------------------
+
+TEST_P(StoreContractTest, InsertsOperatorsAndListsThemByName) {
+  OperatorRecord carol = Operator("carol");
+  carol.active = false;  // inserted already removed: kept as given
+  carol.public_key.clear();
+  for (int i = 0; i < 256; ++i)
+    carol.public_key.push_back(static_cast<char>(i));
+  OperatorRecord bob = Operator("bob");
+  bob.created = kT0 + absl::Hours(5);
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertOperator(carol));
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("alice")));
+                return tx.InsertOperator(bob);
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetOperator("carol"), IsOkAndHolds(OperatorIs(carol)));
+        EXPECT_THAT(tx.GetOperator("bob"), IsOkAndHolds(OperatorIs(bob)));
+        EXPECT_THAT(tx.GetOperator("alice"),
+                    IsOkAndHolds(OperatorIs(Operator("alice"))));
+        EXPECT_THAT(
+            tx.ListOperators(),
+            IsOkAndHolds(ElementsAre(OperatorIs(Operator("alice")),
+                                     OperatorIs(bob), OperatorIs(carol))));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, DuplicateOperatorNameIsAlreadyExists) {
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertOperator(Operator("alice"));
+              }),
+              IsOk());
+  OperatorRecord other = Operator("alice");
+  other.public_key = "another key";
+  EXPECT_THAT(Write([&](Transaction& tx) { return tx.InsertOperator(other); }),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("alice")));
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(
+                    tx.ListOperators(),
+                    IsOkAndHolds(ElementsAre(OperatorIs(Operator("alice")))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, MissingOperatorIsNotFound) {
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(
+                    tx.GetOperator("nobody"),
+                    StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+                EXPECT_THAT(tx.ListOperators(), IsOkAndHolds(IsEmpty()));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.SetOperatorActive("nobody", false);
+              }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+}
+
+TEST_P(StoreContractTest, SetsOperatorActive) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("alice")));
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("bob")));
+                return tx.SetOperatorActive("alice", false);
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetOperator("alice"),
+                    IsOkAndHolds(Field(&OperatorRecord::active, false)));
+        EXPECT_THAT(tx.GetOperator("bob"),
+                    IsOkAndHolds(Field(&OperatorRecord::active, true)));
+        // Removed operators are still listed.
+        EXPECT_THAT(
+            tx.ListOperators(),
+            IsOkAndHolds(ElementsAre(Field(&OperatorRecord::active, false),
+                                     Field(&OperatorRecord::active, true))));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  // Setting the flag it already has is not an error.
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.SetOperatorActive("alice", false);
+              }),
+              IsOk());
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.SetOperatorActive("alice", true);
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetOperator("alice"),
+                            IsOkAndHolds(OperatorIs(Operator("alice"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Ceremony requests ----------------------------------------------------
+
+TEST_P(StoreContractTest, CeremonyRequestRoundTripsExactly) {
+  CeremonyRequestRecord req = Request("9f86d081");
+  req.canonical = std::string("{\"p\":\"\x00\xff\"}", 10);
+  ASSERT_THAT(
+      Write([&](Transaction& tx) { return tx.InsertCeremonyRequest(req); }),
+      IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(CeremonyRequestRecord got,
+                                 tx.GetCeremonyRequest("9f86d081"));
+                EXPECT_THAT(got, RequestIs(req));
+                EXPECT_EQ(got.canonical.size(), 10u);
+                EXPECT_EQ(got.state, "pending");
+                EXPECT_EQ(got.closed, absl::Time());  // unset while pending
+                EXPECT_EQ(got.outcome, "");
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, DuplicateCeremonyRequestIdIsAlreadyExists) {
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertCeremonyRequest(Request("r1"));
+              }),
+              IsOk());
+  CeremonyRequestRecord other = Request("r1", kT0 + absl::Hours(1));
+  other.operation = "operator.add";
+  EXPECT_THAT(
+      Write([&](Transaction& tx) { return tx.InsertCeremonyRequest(other); }),
+      StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("r1")));
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetCeremonyRequest("r1"),
+                            IsOkAndHolds(RequestIs(Request("r1"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, CeremonyRequestWithUnknownStateIsInvalidArgument) {
+  CeremonyRequestRecord req = Request("r1");
+  req.state = "approved";
+  EXPECT_THAT(
+      Write([&](Transaction& tx) { return tx.InsertCeremonyRequest(req); }),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("approved")));
+  ASSERT_THAT(Read([](Transaction& tx) {
+                return tx.GetCeremonyRequest("r1").status();
+              }),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_P(StoreContractTest, MissingCeremonyRequestIsNotFound) {
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetCeremonyRequest("abc123"),
+                    StatusIs(absl::StatusCode::kNotFound, HasSubstr("abc123")));
+        EXPECT_THAT(tx.ListCeremonyRequests("", 10), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, ListsCeremonyRequestsByStateNewestFirst) {
+  ASSERT_THAT(
+      Write([](Transaction& tx) -> absl::Status {
+        // Inserted out of order; r5 and r4 were created at the same
+        // time (ties go by id, descending).
+        RETURN_IF_ERROR(
+            tx.InsertCeremonyRequest(Request("r2", kT0 + absl::Seconds(2))));
+        RETURN_IF_ERROR(
+            tx.InsertCeremonyRequest(Request("r4", kT0 + absl::Seconds(4))));
+        RETURN_IF_ERROR(
+            tx.InsertCeremonyRequest(Request("r1", kT0 + absl::Seconds(1))));
+        RETURN_IF_ERROR(
+            tx.InsertCeremonyRequest(Request("r3", kT0 + absl::Seconds(3))));
+        RETURN_IF_ERROR(
+            tx.InsertCeremonyRequest(Request("r5", kT0 + absl::Seconds(4))));
+        RETURN_IF_ERROR(tx.CloseCeremonyRequest(
+            "r3", "executed", kT0 + absl::Minutes(1), "done"));
+        return tx.CloseCeremonyRequest("r1", "cancelled",
+                                       kT0 + absl::Minutes(1), "withdrawn");
+      }),
+      IsOk());
+  auto ids = [](const std::vector<CeremonyRequestRecord>& reqs) {
+    std::vector<std::string> out;
+    for (const CeremonyRequestRecord& req : reqs) out.push_back(req.id);
+    return out;
+  };
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(auto all, tx.ListCeremonyRequests("", 100));
+        EXPECT_THAT(ids(all), ElementsAre("r5", "r4", "r3", "r2", "r1"));
+        ASSIGN_OR_RETURN(auto pending, tx.ListCeremonyRequests("pending", 100));
+        EXPECT_THAT(ids(pending), ElementsAre("r5", "r4", "r2"));
+        ASSIGN_OR_RETURN(auto two, tx.ListCeremonyRequests("pending", 2));
+        EXPECT_THAT(ids(two), ElementsAre("r5", "r4"));
+        ASSIGN_OR_RETURN(auto newest, tx.ListCeremonyRequests("", 1));
+        EXPECT_THAT(ids(newest), ElementsAre("r5"));
+        ASSIGN_OR_RETURN(auto executed,
+                         tx.ListCeremonyRequests("executed", 100));
+        EXPECT_THAT(ids(executed), ElementsAre("r3"));
+        ASSIGN_OR_RETURN(auto cancelled,
+                         tx.ListCeremonyRequests("cancelled", 100));
+        EXPECT_THAT(cancelled,
+                    ElementsAre(AllOf(
+                        Field(&CeremonyRequestRecord::id, "r1"),
+                        Field(&CeremonyRequestRecord::outcome, "withdrawn"))));
+        EXPECT_THAT(tx.ListCeremonyRequests("failed", 100),
+                    IsOkAndHolds(IsEmpty()));
+        EXPECT_THAT(tx.ListCeremonyRequests("nonsense", 100),
+                    IsOkAndHolds(IsEmpty()));
+        EXPECT_THAT(tx.ListCeremonyRequests("", 0), IsOkAndHolds(IsEmpty()));
+        EXPECT_THAT(tx.ListCeremonyRequests("", INT64_MAX),
+                    IsOkAndHolds(testing::SizeIs(5)));
+        EXPECT_THAT(tx.ListCeremonyRequests("", -1),
+                    StatusIs(absl::StatusCode::kInvalidArgument));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, ClosesCeremonyRequestOnlyOnce) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertCeremonyRequest(Request("r1")));
+                return tx.InsertCeremonyRequest(Request("r2"));
+              }),
+              IsOk());
+  const absl::Time closed = kT0 + absl::Hours(2) + absl::Microseconds(7);
+  ASSERT_THAT(Write([&](Transaction& tx) {
+                return tx.CloseCeremonyRequest("r1", "executed", closed,
+                                               "issued serial 01");
+              }),
+              IsOk());
+  CeremonyRequestRecord executed = Request("r1");
+  executed.state = "executed";
+  executed.closed = closed;
+  executed.outcome = "issued serial 01";
+  for (absl::string_view state : {"executed", "cancelled", "failed"}) {
+    EXPECT_THAT(
+        Write([&](Transaction& tx) {
+          return tx.CloseCeremonyRequest("r1", state, closed + absl::Hours(1),
+                                         "again");
+        }),
+        StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("r1")));
+  }
+  ASSERT_THAT(Write([&](Transaction& tx) {
+                return tx.CloseCeremonyRequest("r2", "failed", closed,
+                                               "HSM unavailable");
+              }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetCeremonyRequest("r1"),
+                            IsOkAndHolds(RequestIs(executed)));
+                ASSIGN_OR_RETURN(CeremonyRequestRecord r2,
+                                 tx.GetCeremonyRequest("r2"));
+                EXPECT_EQ(r2.state, "failed");
+                EXPECT_EQ(r2.closed, closed);
+                EXPECT_EQ(r2.outcome, "HSM unavailable");
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, ClosingUnknownCeremonyRequestIsNotFound) {
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.CloseCeremonyRequest("nope", "cancelled", kT0, "");
+              }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+}
+
+TEST_P(StoreContractTest, ClosingWithBadStateIsInvalidArgument) {
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertCeremonyRequest(Request("r1"));
+              }),
+              IsOk());
+  for (absl::string_view state : {"pending", "", "Executed", "done"}) {
+    SCOPED_TRACE(state);
+    EXPECT_THAT(Write([&](Transaction& tx) {
+                  return tx.CloseCeremonyRequest("r1", state, kT0, "x");
+                }),
+                StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  // Checked before the lookup.
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.CloseCeremonyRequest("nope", "done", kT0, "x");
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetCeremonyRequest("r1"),
+                            IsOkAndHolds(RequestIs(Request("r1"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Approvals ------------------------------------------------------------
+
+TEST_P(StoreContractTest, ListsApprovalsInTheOrderGiven) {
+  // Neither by name nor by time: the order the store was told.
+  ApprovalRecord zed = Approval("r1", "zed");
+  zed.at = kT0 + absl::Hours(3);
+  ApprovalRecord alice = Approval("r1", "alice");
+  alice.at = kT0 + absl::Hours(1);
+  alice.signature.clear();
+  for (int i = 255; i >= 0; --i)
+    alice.signature.push_back(static_cast<char>(i));
+  ApprovalRecord mike = Approval("r1", "mike");
+  mike.at = kT0 + absl::Hours(2);
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                for (const char* name : {"alice", "mike", "zed"}) {
+                  RETURN_IF_ERROR(tx.InsertOperator(Operator(name)));
+                }
+                RETURN_IF_ERROR(tx.InsertCeremonyRequest(Request("r1")));
+                RETURN_IF_ERROR(tx.InsertCeremonyRequest(Request("r2")));
+                RETURN_IF_ERROR(tx.InsertApproval(zed));
+                RETURN_IF_ERROR(tx.InsertApproval(Approval("r2", "mike")));
+                return tx.InsertApproval(alice);
+              }),
+              IsOk());
+  ASSERT_THAT(Write([&](Transaction& tx) { return tx.InsertApproval(mike); }),
+              IsOk());
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.ListApprovals("r1"),
+                    IsOkAndHolds(ElementsAre(ApprovalIs(zed), ApprovalIs(alice),
+                                             ApprovalIs(mike))));
+        EXPECT_THAT(
+            tx.ListApprovals("r2"),
+            IsOkAndHolds(ElementsAre(ApprovalIs(Approval("r2", "mike")))));
+        EXPECT_THAT(tx.ListApprovals("unknown"), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, DuplicateApprovalIsAlreadyExists) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("alice")));
+                RETURN_IF_ERROR(tx.InsertCeremonyRequest(Request("r1")));
+                RETURN_IF_ERROR(tx.InsertCeremonyRequest(Request("r2")));
+                return tx.InsertApproval(Approval("r1", "alice"));
+              }),
+              IsOk());
+  ApprovalRecord again = Approval("r1", "alice");
+  again.signature = "a different signature";
+  again.at = kT0 + absl::Hours(9);
+  EXPECT_THAT(Write([&](Transaction& tx) { return tx.InsertApproval(again); }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  // The same operator may approve another request.
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertApproval(Approval("r2", "alice"));
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(
+            tx.ListApprovals("r1"),
+            IsOkAndHolds(ElementsAre(ApprovalIs(Approval("r1", "alice")))));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest,
+       ApprovalOfMissingRequestOrOperatorIsFailedPrecondition) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("alice")));
+                return tx.InsertCeremonyRequest(Request("r1"));
+              }),
+              IsOk());
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.InsertApproval(Approval("r404", "alice"));
+              }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.InsertApproval(Approval("r1", "mallory"));
+              }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.ListApprovals("r1"), IsOkAndHolds(IsEmpty()));
+                EXPECT_THAT(tx.ListApprovals("r404"), IsOkAndHolds(IsEmpty()));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Ceremony writes in transactions --------------------------------------
+
+TEST_P(StoreContractTest, RollsBackCeremonyWritesWhenCallbackFails) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("alice")));
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("bob")));
+                RETURN_IF_ERROR(tx.InsertCeremonyRequest(Request("r1")));
+                return tx.InsertApproval(Approval("r1", "alice"));
+              }),
+              IsOk());
+
+  absl::Status status = Write([](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.InsertOperator(Operator("carol")));
+    RETURN_IF_ERROR(tx.SetOperatorActive("alice", false));
+    RETURN_IF_ERROR(tx.InsertCeremonyRequest(Request("r2")));
+    RETURN_IF_ERROR(tx.InsertApproval(Approval("r1", "bob")));
+    RETURN_IF_ERROR(tx.InsertApproval(Approval("r2", "carol")));
+    RETURN_IF_ERROR(tx.CloseCeremonyRequest("r1", "executed", kT0, "done"));
+    return absl::AbortedError("caller gave up");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
+
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetOperator("carol"),
+                    StatusIs(absl::StatusCode::kNotFound));
+        EXPECT_THAT(tx.GetOperator("alice"),
+                    IsOkAndHolds(OperatorIs(Operator("alice"))));
+        EXPECT_THAT(tx.ListOperators(), IsOkAndHolds(testing::SizeIs(2)));
+        EXPECT_THAT(tx.GetCeremonyRequest("r2"),
+                    StatusIs(absl::StatusCode::kNotFound));
+        EXPECT_THAT(tx.GetCeremonyRequest("r1"),
+                    IsOkAndHolds(RequestIs(Request("r1"))));
+        EXPECT_THAT(tx.ListCeremonyRequests("", 10),
+                    IsOkAndHolds(testing::SizeIs(1)));
+        EXPECT_THAT(
+            tx.ListApprovals("r1"),
+            IsOkAndHolds(ElementsAre(ApprovalIs(Approval("r1", "alice")))));
+        EXPECT_THAT(tx.ListApprovals("r2"), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+
+  // What was rolled back can be done again, and keeps its place in order.
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("carol")));
+                RETURN_IF_ERROR(tx.InsertApproval(Approval("r1", "carol")));
+                RETURN_IF_ERROR(tx.InsertApproval(Approval("r1", "bob")));
+                return tx.CloseCeremonyRequest("r1", "executed", kT0, "done");
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(
+            tx.ListApprovals("r1"),
+            IsOkAndHolds(ElementsAre(ApprovalIs(Approval("r1", "alice")),
+                                     ApprovalIs(Approval("r1", "carol")),
+                                     ApprovalIs(Approval("r1", "bob")))));
+        EXPECT_THAT(
+            tx.GetCeremonyRequest("r1"),
+            IsOkAndHolds(Field(&CeremonyRequestRecord::state, "executed")));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, ReadOnlyTransactionRefusesCeremonyWrites) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertOperator(Operator("alice")));
+                return tx.InsertCeremonyRequest(Request("r1"));
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                constexpr auto kRefused = absl::StatusCode::kFailedPrecondition;
+                EXPECT_THAT(tx.InsertOperator(Operator("bob")),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.SetOperatorActive("alice", false),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.InsertCeremonyRequest(Request("r2")),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(
+                    tx.CloseCeremonyRequest("r1", "cancelled", kT0, "no"),
+                    StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.InsertApproval(Approval("r1", "alice")),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                // Reads still work.
+                EXPECT_THAT(tx.GetOperator("alice"), IsOk());
+                EXPECT_THAT(tx.ListCeremonyRequests("", 10), IsOk());
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(
+                    tx.ListOperators(),
+                    IsOkAndHolds(ElementsAre(OperatorIs(Operator("alice")))));
+                EXPECT_THAT(tx.GetCeremonyRequest("r2"),
+                            StatusIs(absl::StatusCode::kNotFound));
+                EXPECT_THAT(tx.GetCeremonyRequest("r1"),
+                            IsOkAndHolds(RequestIs(Request("r1"))));
+                EXPECT_THAT(tx.ListApprovals("r1"), IsOkAndHolds(IsEmpty()));
                 return absl::OkStatus();
               }),
               IsOk());
