@@ -94,6 +94,43 @@ class TamperView : public Transaction {
                                      bool locked) override {
     return base_.UpdateCredentialTries(id, tries, locked);
   }
+  absl::Status InsertOperator(const storage::OperatorRecord& op) override {
+    return base_.InsertOperator(op);
+  }
+  absl::StatusOr<storage::OperatorRecord> GetOperator(
+      absl::string_view name) override {
+    return base_.GetOperator(name);
+  }
+  absl::StatusOr<std::vector<storage::OperatorRecord>> ListOperators() override {
+    return base_.ListOperators();
+  }
+  absl::Status SetOperatorActive(absl::string_view name, bool active) override {
+    return base_.SetOperatorActive(name, active);
+  }
+  absl::Status InsertCeremonyRequest(
+      const storage::CeremonyRequestRecord& req) override {
+    return base_.InsertCeremonyRequest(req);
+  }
+  absl::StatusOr<storage::CeremonyRequestRecord> GetCeremonyRequest(
+      absl::string_view id) override {
+    return base_.GetCeremonyRequest(id);
+  }
+  absl::StatusOr<std::vector<storage::CeremonyRequestRecord>>
+  ListCeremonyRequests(absl::string_view state, int64_t limit) override {
+    return base_.ListCeremonyRequests(state, limit);
+  }
+  absl::Status CloseCeremonyRequest(absl::string_view id,
+                                    absl::string_view state, absl::Time closed,
+                                    absl::string_view outcome) override {
+    return base_.CloseCeremonyRequest(id, state, closed, outcome);
+  }
+  absl::Status InsertApproval(const storage::ApprovalRecord& a) override {
+    return base_.InsertApproval(a);
+  }
+  absl::StatusOr<std::vector<storage::ApprovalRecord>> ListApprovals(
+      absl::string_view request_id) override {
+    return base_.ListApprovals(request_id);
+  }
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
     return base_.AppendAuditEntry(row);
   }

@@ -248,6 +248,26 @@ absl::StatusOr<std::string> SerializeEntry(const Entry& entry) {
   return out;
 }
 
+absl::StatusOr<std::vector<Field>> ParseFlatObject(absl::string_view text) {
+  ASSIGN_OR_RETURN(boost::json::value v, ParseCanonical(text));
+  std::vector<Field> fields;
+  for (const auto& member : v.get_object()) {
+    Field f{std::string(View(member.key())), false};
+    if (const auto* s = member.value().if_string()) {
+      f.value = std::string(View(*s));
+    } else if (const auto* i = member.value().if_int64()) {
+      f.value = *i;
+    } else if (const auto* b = member.value().if_bool()) {
+      f.value = *b;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field \"", f.key, "\" is not a string, integer or boolean"));
+    }
+    fields.push_back(std::move(f));
+  }
+  return fields;
+}
+
 absl::StatusOr<Entry> ParseEntry(absl::string_view text) {
   ASSIGN_OR_RETURN(boost::json::value v, ParseCanonical(text));
   try {

@@ -47,6 +47,11 @@ inline bool IsCanonical(absl::string_view text) {
   return CheckCanonical(text).ok();
 }
 
+// Parses a canonical flat object (string, integer and boolean values only)
+// into its fields, sorted by key. InvalidArgument if it is not canonical or
+// has a nested value.
+absl::StatusOr<std::vector<Field>> ParseFlatObject(absl::string_view text);
+
 // An audit log entry: an event with its place and time in the log. Its text
 // is {"data":{...},"seq":N,"time":"...","type":"..."}.
 struct Entry {

@@ -11,7 +11,12 @@
 #include "common/encoding.h"
 #include "common/status_macros.h"
 #include "crypto/digest.h"
+#include "crypto/pem.h"
 #include "crypto/signature_format.h"
+#include "crypto/software_signer.h"
+#include "common/files.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "server/instance.h"
 
 namespace inkan::cli {
@@ -60,6 +65,7 @@ int ExitCodeFor(const absl::Status& status) {
 
 absl::Status Init(const InitArgs& args) {
   server::InitOptions opts;
+  opts.quorum = args.quorum;
   opts.backend = args.backend;
   opts.pkcs11_module = args.pkcs11_module;
   opts.token_label = args.token_label;
@@ -219,6 +225,14 @@ absl::Status AuditShow(const std::string& data, int64_t from, int64_t count) {
 absl::Status ConfigSet(const std::string& data, const std::string& key,
                        const std::string& value) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());
+  ASSIGN_OR_RETURN(auto ops, inst->ceremonies().Operators());
+  if (std::count_if(ops.begin(), ops.end(), [](const auto& o) { return o.active; }) >= k) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the operators' quorum is in place: policy changes are a ceremony now "
+        "(inkan ceremony propose policy.set --param key=",
+        key, " --param value=", value, " ...)"));
+  }
   RETURN_IF_ERROR(
       sam::SetPolicy(inst->store(), inst->log(), key, value, "cli"));
   Out(absl::StrCat(key, " = ", value));
@@ -254,6 +268,178 @@ absl::Status Status(const std::string& data) {
                          latest ? latest->tree_size : 0));
         return absl::OkStatus();
       });
+}
+
+// ---- Operators and ceremonies ----------------------------------------------------
+
+namespace {
+
+// The operator's signature over `message`, made from their key file or read
+// from a signature file.
+absl::StatusOr<std::string> OperatorSign(const OperatorSignature& sig,
+                                         absl::string_view message) {
+  if (sig.operator_name.empty()) return absl::InvalidArgumentError("--operator is required");
+  if (sig.key_file.empty() == sig.signature_file.empty()) {
+    return absl::InvalidArgumentError("give exactly one of --key and --signature");
+  }
+  if (!sig.signature_file.empty()) return ReadFile(sig.signature_file);
+  ASSIGN_OR_RETURN(std::string pem, ReadFile(sig.key_file));
+  auto pkcs8 = crypto::PrivateKeyPemToPkcs8(pem);
+  CleanseMemory(pem.data(), pem.size());
+  if (!pkcs8.ok()) return absl::InvalidArgumentError(absl::StrCat("--key: ", pkcs8.status().message()));
+  for (crypto::KeyAlgorithm alg : {crypto::KeyAlgorithm::kEcP256, crypto::KeyAlgorithm::kEd25519}) {
+    auto signer = crypto::NewSoftwareSigner(*pkcs8, {alg, crypto::HashAlgorithm::kSha256});
+    if (signer.ok()) return crypto::SignMessage(**signer, message);
+  }
+  return absl::InvalidArgumentError("--key must be an ECDSA P-256 or Ed25519 private key");
+}
+
+absl::StatusOr<ceremony::Params> ParseParams(const std::vector<std::string>& params) {
+  ceremony::Params out;
+  for (const std::string& kv : params) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--param takes KEY=VALUE, not '", kv, "'"));
+    }
+    std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    // KEY=@FILE reads a public key file (PEM or DER) and passes it as base64 DER.
+    if (!value.empty() && value[0] == '@') {
+      ASSIGN_OR_RETURN(std::string file, ReadFile(value.substr(1)));
+      ASSIGN_OR_RETURN(std::string der, crypto::PublicKeyToDer(file));
+      value = Base64Encode(der);
+    }
+    out.push_back({key, value});
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status OperatorAdd(const std::string& data, const std::string& name,
+                         const std::string& public_key_file) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string file, ReadFile(public_key_file));
+  ASSIGN_OR_RETURN(std::string der, crypto::PublicKeyToDer(file));
+  RETURN_IF_ERROR(inst->ceremonies().AddOperatorBootstrap(name, der, "cli"));
+  ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());
+  ASSIGN_OR_RETURN(auto ops, inst->ceremonies().Operators());
+  Out(absl::StrCat("operator ", name, " added (", ops.size(), " of the ", k,
+                   " needed for the quorum; key SHA-256 ", HexEncode(crypto::Sha256(der)), ")"));
+  return absl::OkStatus();
+}
+
+absl::Status OperatorList(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());
+  ASSIGN_OR_RETURN(auto ops, inst->ceremonies().Operators());
+  Out(absl::StrCat("quorum: ", k));
+  for (const auto& op : ops) {
+    Out(absl::StrCat(op.name, "\t", op.active ? "active" : "removed", "\t",
+                     HexEncode(crypto::Sha256(op.public_key))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CeremonyOperations() {
+  Out("operations (each needs the quorum of operator approvals):");
+  // The list does not need a data directory: build one on an empty store.
+  auto store = storage::NewMemoryStore();
+  auto pkcs8 = crypto::GenerateSoftwareKey(crypto::KeyAlgorithm::kEcP256);
+  ASSIGN_OR_RETURN(auto signer, crypto::NewSoftwareSigner(
+                                    *pkcs8, {crypto::KeyAlgorithm::kEcP256,
+                                             crypto::HashAlgorithm::kSha256}));
+  audit::AuditLog log(*signer, "inkan/operations", RealClock());
+  ceremony::Ceremonies c(*store, log, RealClock());
+  for (const std::string& line : c.OperationNames()) Out(absl::StrCat("  ", line));
+  return absl::OkStatus();
+}
+
+absl::Status CeremonyPropose(const std::string& data, const std::string& operation,
+                             const std::vector<std::string>& params, const std::string& ttl,
+                             const OperatorSignature& proposer) {
+  absl::Duration lifetime;
+  if (!absl::ParseDuration(ttl, &lifetime)) {
+    return absl::InvalidArgumentError(absl::StrCat("--ttl '", ttl, "' is not a duration like 24h"));
+  }
+  ASSIGN_OR_RETURN(ceremony::Params parsed, ParseParams(params));
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  std::string who = proposer.operator_name.empty() ? "cli" : proposer.operator_name;
+  ASSIGN_OR_RETURN(auto req, inst->ceremonies().Propose(operation, parsed, who, lifetime));
+  Out(absl::StrCat("request ", req.id));
+  Out(absl::StrCat("operation ", req.operation, ", expires ", FormatRfc3339(req.expires)));
+  if (!proposer.key_file.empty() || !proposer.signature_file.empty()) {
+    ASSIGN_OR_RETURN(std::string sig, OperatorSign(proposer, req.canonical));
+    RETURN_IF_ERROR(inst->ceremonies().Approve(req.id, proposer.operator_name, sig));
+    Out(absl::StrCat("approved by ", proposer.operator_name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CeremonyApprove(const std::string& data, const std::string& id,
+                             const OperatorSignature& sig) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(auto status, inst->ceremonies().Status(id));
+  ASSIGN_OR_RETURN(std::string signature, OperatorSign(sig, status.request.canonical));
+  RETURN_IF_ERROR(inst->ceremonies().Approve(id, sig.operator_name, signature));
+  ASSIGN_OR_RETURN(status, inst->ceremonies().Status(id));
+  Out(absl::StrCat("approved by ", sig.operator_name, ": ", status.approved_by.size(), " of ",
+                   status.quorum));
+  return absl::OkStatus();
+}
+
+absl::Status CeremonyCancel(const std::string& data, const std::string& id,
+                            const OperatorSignature& sig) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string signature, OperatorSign(sig, ceremony::CancelMessage(id)));
+  RETURN_IF_ERROR(inst->ceremonies().Cancel(id, sig.operator_name, signature));
+  Out(absl::StrCat("request ", id, " cancelled by ", sig.operator_name));
+  return absl::OkStatus();
+}
+
+absl::Status CeremonyStatus(const std::string& data, const std::string& id) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  if (id.empty()) {
+    return inst->store().Transact(storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+      ASSIGN_OR_RETURN(auto reqs, tx.ListCeremonyRequests("pending", 100));
+      for (const auto& r : reqs) {
+        Out(absl::StrCat(r.id, "\t", r.operation, "\texpires ", FormatRfc3339(r.expires)));
+      }
+      return absl::OkStatus();
+    });
+  }
+  ASSIGN_OR_RETURN(auto s, inst->ceremonies().Status(id));
+  Out(absl::StrCat("request:   ", s.request.id));
+  Out(absl::StrCat("operation: ", s.request.operation));
+  for (const auto& p : s.params) {
+    std::string v = std::holds_alternative<std::string>(p.value)
+                        ? std::get<std::string>(p.value)
+                        : (std::holds_alternative<int64_t>(p.value)
+                               ? absl::StrCat(std::get<int64_t>(p.value))
+                               : (std::get<bool>(p.value) ? "true" : "false"));
+    Out(absl::StrCat("  ", p.key, " = ", v));
+  }
+  Out(absl::StrCat("proposer:  ", s.request.proposer));
+  Out(absl::StrCat("state:     ", s.request.state,
+                   s.request.outcome.empty() ? "" : absl::StrCat(" (", s.request.outcome, ")")));
+  Out(absl::StrCat("expires:   ", FormatRfc3339(s.request.expires), s.expired ? " (EXPIRED)" : ""));
+  if (s.stale) Out("stale:     the configuration changed since it was proposed");
+  Out(absl::StrCat("approvals: ", s.approved_by.size(), " of ", s.quorum,
+                   s.approved_by.empty() ? "" : absl::StrCat(" (", absl::StrJoin(s.approved_by, ", "), ")")));
+  return absl::OkStatus();
+}
+
+absl::Status CeremonyShow(const std::string& data, const std::string& id) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(auto s, inst->ceremonies().Status(id));
+  std::cout << s.request.canonical;
+  return absl::OkStatus();
+}
+
+absl::Status CeremonyExecute(const std::string& data, const std::string& id) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string outcome, inst->ceremonies().Execute(id, "cli"));
+  Out(absl::StrCat("executed: ", outcome));
+  return absl::OkStatus();
 }
 
 }  // namespace inkan::cli

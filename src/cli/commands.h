@@ -20,6 +20,7 @@ int ExitCodeFor(const absl::Status& status);
 
 struct InitArgs {
   std::string data;
+  int quorum = 2;
   std::string backend = "pkcs11";
   std::string pkcs11_module, token_label, pin_file;
   std::vector<std::string> policy;  // key=value
@@ -45,6 +46,31 @@ absl::Status ConfigSet(const std::string& data, const std::string& key,
                        const std::string& value);
 absl::Status ConfigShow(const std::string& data);
 absl::Status Status(const std::string& data);
+
+// Operators and ceremonies (multi-person control).
+absl::Status OperatorAdd(const std::string& data, const std::string& name,
+                         const std::string& public_key_file);
+absl::Status OperatorList(const std::string& data);
+
+// How an operator's signature is given: made here from their own key file,
+// or made elsewhere (e.g. `openssl dgst -sha256 -sign`) and given as a file.
+struct OperatorSignature {
+  std::string operator_name;
+  std::string key_file;        // PEM private key (P-256 or Ed25519)
+  std::string signature_file;  // raw signature bytes over the request
+};
+absl::Status CeremonyOperations();
+absl::Status CeremonyPropose(const std::string& data, const std::string& operation,
+                             const std::vector<std::string>& params,
+                             const std::string& ttl, const OperatorSignature& proposer);
+absl::Status CeremonyApprove(const std::string& data, const std::string& id,
+                             const OperatorSignature& sig);
+absl::Status CeremonyCancel(const std::string& data, const std::string& id,
+                            const OperatorSignature& sig);
+absl::Status CeremonyStatus(const std::string& data, const std::string& id);
+// Prints a request's canonical bytes exactly (what operators sign).
+absl::Status CeremonyShow(const std::string& data, const std::string& id);
+absl::Status CeremonyExecute(const std::string& data, const std::string& id);
 
 }  // namespace inkan::cli
 

@@ -121,9 +121,13 @@ class SoftwareSigner : public Signer {
 absl::StatusOr<SecretBytes> GenerateSoftwareKey(KeyAlgorithm alg) {
   EvpPkeyPtr key = Generate(alg);
   if (!key) return absl::InternalError(SslErrorString());
+  // PKCS#8 PrivateKeyInfo for every kind (i2d_PrivateKey would write SEC1
+  // for EC and PKCS#1 for RSA).
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, void (*)(PKCS8_PRIV_KEY_INFO*)> p8(
+      EVP_PKEY2PKCS8(key.get()), PKCS8_PRIV_KEY_INFO_free);
+  if (!p8) return absl::InternalError(SslErrorString());
   unsigned char* der = nullptr;
-  int len =
-      i2d_PrivateKey(key.get(), &der);  // PKCS#8 for EC/RSA/Ed25519 in 3.0
+  int len = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
   if (len <= 0) return absl::InternalError(SslErrorString());
   SecretBytes out(absl::MakeConstSpan(der, len));
   OPENSSL_clear_free(der, len);

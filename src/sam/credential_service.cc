@@ -306,23 +306,53 @@ absl::StatusOr<Policy> LoadPolicy(storage::Transaction& tx) {
   return p;
 }
 
+absl::Status SetPolicyInTx(storage::Transaction& tx, const audit::AuditLog& log,
+                           absl::string_view key, absl::string_view value,
+                           absl::string_view actor) {
+  std::string meta_key = absl::StrCat("policy.", key);
+  ASSIGN_OR_RETURN(int64_t v, ParseLimited(meta_key, value));
+  ASSIGN_OR_RETURN(std::optional<std::string> old, tx.GetMeta(meta_key));
+  RETURN_IF_ERROR(tx.PutMeta(meta_key, absl::StrCat(v)));
+  RETURN_IF_ERROR(LoadPolicy(tx).status());  // the combination must stay usable
+  return log.Append(tx, Event{"config.change",
+                              {{"actor", std::string(actor)},
+                               {"key", std::string(key)},
+                               {"old", old.value_or("(default)")},
+                               {"new", absl::StrCat(v)}}});
+}
+
 absl::Status SetPolicy(storage::Store& store, const audit::AuditLog& log,
                        absl::string_view key, absl::string_view value,
                        absl::string_view actor) {
-  std::string meta_key = absl::StrCat("policy.", key);
-  ASSIGN_OR_RETURN(int64_t v, ParseLimited(meta_key, value));
-  return audit::RunAudited(
-      store, log, [&](storage::Transaction& tx) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<std::string> old, tx.GetMeta(meta_key));
-        RETURN_IF_ERROR(tx.PutMeta(meta_key, absl::StrCat(v)));
-        RETURN_IF_ERROR(
-            LoadPolicy(tx).status());  // the combination must stay usable
-        return log.Append(tx, Event{"config.change",
-                                    {{"actor", std::string(actor)},
-                                     {"key", std::string(key)},
-                                     {"old", old.value_or("(default)")},
-                                     {"new", absl::StrCat(v)}}});
-      });
+  // Parse first so a bad value is InvalidArgument without a transaction.
+  RETURN_IF_ERROR(ParseLimited(absl::StrCat("policy.", key), value).status());
+  return audit::RunAudited(store, log, [&](storage::Transaction& tx) {
+    return SetPolicyInTx(tx, log, key, value, actor);
+  });
+}
+
+absl::Status UnlockCredential(storage::Transaction& tx, const audit::AuditLog& log,
+                              absl::string_view credential_id, absl::string_view actor) {
+  ASSIGN_OR_RETURN(storage::CredentialRecord cred, tx.GetCredential(credential_id));
+  RETURN_IF_ERROR(tx.UpdateCredentialTries(cred.id, 0, false));
+  return log.Append(tx, Event{"credential.unlock",
+                              {{"actor", std::string(actor)},
+                               {"credential", cred.id},
+                               {"failed_tries", int64_t{cred.failed_tries}},
+                               {"was_locked", cred.locked}}});
+}
+
+absl::Status UnlockUserPin(storage::Transaction& tx, const audit::AuditLog& log,
+                           absl::string_view user, absl::string_view actor) {
+  ASSIGN_OR_RETURN(storage::UserRecord owner, tx.GetUserByName(user));
+  UserPinBudget budget(owner);
+  ASSIGN_OR_RETURN(TryState before, budget.Read(tx));
+  RETURN_IF_ERROR(budget.Write(tx, {0, false}));
+  return log.Append(tx, Event{"user.unlock",
+                              {{"actor", std::string(actor)},
+                               {"user", owner.name},
+                               {"failed_tries", int64_t{before.failed}},
+                               {"was_locked", before.locked}}});
 }
 
 absl::StatusOr<int64_t> CredentialService::AddUser(absl::string_view name,

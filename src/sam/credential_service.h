@@ -54,6 +54,19 @@ absl::Status SetPolicy(storage::Store& store, const audit::AuditLog& log,
                        absl::string_view key, absl::string_view value,
                        absl::string_view actor);
 
+// The same, inside the caller's transaction (a ceremony's execution).
+absl::Status SetPolicyInTx(storage::Transaction& tx, const audit::AuditLog& log,
+                           absl::string_view key, absl::string_view value,
+                           absl::string_view actor);
+
+// Inside `tx`: clears a credential's (or a user PIN's) try counter and lock,
+// and records it. NotFound for an unknown credential or user. These are
+// operator actions under the two-person rule (src/ceremony).
+absl::Status UnlockCredential(storage::Transaction& tx, const audit::AuditLog& log,
+                              absl::string_view credential_id, absl::string_view actor);
+absl::Status UnlockUserPin(storage::Transaction& tx, const audit::AuditLog& log,
+                           absl::string_view user, absl::string_view actor);
+
 // Who asked, for the audit log ("cli", "api:<client>", ...).
 struct Context {
   std::string actor = "cli";

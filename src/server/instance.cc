@@ -98,6 +98,9 @@ absl::Status Instance::Init(const std::string& dir,
           dir, " exists and is not an empty directory; refusing to use it"));
     }
   }
+  if (options.quorum < 2 || options.quorum > 255) {
+    return absl::InvalidArgumentError("--quorum must be from 2 to 255");
+  }
   if (options.backend != "pkcs11" && options.backend != "software") {
     return absl::InvalidArgumentError("--backend must be pkcs11 or software");
   }
@@ -174,6 +177,7 @@ absl::Status Instance::Init(const std::string& dir,
       **store, log, [&](storage::Transaction& tx) -> absl::Status {
         RETURN_IF_ERROR(tx.PutMeta("instance_id", instance_id));
         RETURN_IF_ERROR(tx.PutMeta("log_id", conf["log_id"]));
+    RETURN_IF_ERROR(tx.PutMeta("ceremony.quorum", absl::StrCat(options.quorum)));
         return log.Append(tx,
                           audit::Event{"system.init",
                                        {{"actor", "cli"},
@@ -181,7 +185,8 @@ absl::Status Instance::Init(const std::string& dir,
                                         {"backend", options.backend},
                                         {"provisional", (*keys)->provisional()},
                                         {"token", conf["pkcs11.token"]},
-                                        {"module", conf["pkcs11.module"]}}});
+                                        {"module", conf["pkcs11.module"]},
+                                        {"quorum", int64_t{options.quorum}}}});
       });
   if (!st.ok()) return cleanup(st);
   for (const auto& [k, v] : options.policy) {
@@ -218,6 +223,8 @@ absl::StatusOr<std::unique_ptr<Instance>> Instance::Open(
   ASSIGN_OR_RETURN(const crypto::Signer* signer, self->keys_->AuditSigner());
   self->log_ =
       std::make_unique<audit::AuditLog>(*signer, self->log_id_, RealClock());
+  self->ceremonies_ = std::make_unique<ceremony::Ceremonies>(*self->store_, *self->log_,
+                                                             RealClock());
   self->credentials_ = std::make_unique<sam::CredentialService>(
       *self->store_, *self->keys_, *self->log_, RealClock());
   return self;

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "audit/audit_log.h"
+#include "ceremony/quorum.h"
 #include "hsm/key_store.h"
 #include "sam/credential_service.h"
 #include "storage/store.h"
@@ -33,6 +34,8 @@ struct InitOptions {
   std::string pin_file;
   // Initial policy (optional overrides, as for `inkan config set`).
   std::map<std::string, std::string> policy;
+  // Ceremonies need this many distinct operators (2..255).
+  int quorum = 2;
 };
 
 class Instance {
@@ -50,6 +53,7 @@ class Instance {
   hsm::KeyStore& keys() { return *keys_; }
   const audit::AuditLog& log() const { return *log_; }
   sam::CredentialService& credentials() { return *credentials_; }
+  ceremony::Ceremonies& ceremonies() { return *ceremonies_; }
 
   // The audit key's public half as pinned at init (audit-key.pem), not as the
   // database or the HSM says now.
@@ -64,6 +68,7 @@ class Instance {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<audit::AuditLog> log_;
   std::unique_ptr<sam::CredentialService> credentials_;
+  std::unique_ptr<ceremony::Ceremonies> ceremonies_;
 };
 
 // Parses "key = value" lines (# comments). InvalidArgument naming the line.
