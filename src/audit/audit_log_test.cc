@@ -101,7 +101,8 @@ class TamperView : public Transaction {
       absl::string_view name) override {
     return base_.GetOperator(name);
   }
-  absl::StatusOr<std::vector<storage::OperatorRecord>> ListOperators() override {
+  absl::StatusOr<std::vector<storage::OperatorRecord>> ListOperators()
+      override {
     return base_.ListOperators();
   }
   absl::Status SetOperatorActive(absl::string_view name, bool active) override {

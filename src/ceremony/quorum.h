@@ -45,8 +45,8 @@ struct OperationSpec {
   std::string name;
   std::string summary;
   std::function<absl::Status(const Params&)> validate;
-  std::function<absl::StatusOr<std::string>(storage::Transaction&, const Params&,
-                                            absl::string_view actor)>
+  std::function<absl::StatusOr<std::string>(
+      storage::Transaction&, const Params&, absl::string_view actor)>
       execute;
 };
 
@@ -54,7 +54,8 @@ struct OperationSpec {
 struct RequestStatus {
   storage::CeremonyRequestRecord request;
   Params params;
-  std::vector<std::string> approved_by;  // distinct active operators, valid signatures
+  std::vector<std::string>
+      approved_by;  // distinct active operators, valid signatures
   int quorum = 0;
   bool expired = false;
   bool stale = false;  // the configuration changed since it was proposed
@@ -66,12 +67,14 @@ std::string CancelMessage(absl::string_view id);
 // OK if `signature` by the key `spki_der` (P-256 ECDSA/SHA-256 DER, or
 // Ed25519) is valid over `message`. InvalidArgument for another kind of key;
 // PermissionDenied for a bad signature.
-absl::Status VerifyOperatorSignature(absl::string_view spki_der, absl::string_view message,
+absl::Status VerifyOperatorSignature(absl::string_view spki_der,
+                                     absl::string_view message,
                                      absl::string_view signature);
 
 class Ceremonies {
  public:
-  Ceremonies(storage::Store& store, const audit::AuditLog& log, const Clock& clock);
+  Ceremonies(storage::Store& store, const audit::AuditLog& log,
+             const Clock& clock);
 
   // Registers an operation (at start-up). The core ones (operator.add,
   // operator.remove, quorum.set, policy.set, credential.unlock, user.unlock)
@@ -86,16 +89,16 @@ class Ceremonies {
   // Adds an operator directly while fewer than k are active (bootstrap).
   // FailedPrecondition afterwards (propose operator.add instead);
   // InvalidArgument for a bad name or a key that is not P-256/Ed25519.
-  absl::Status AddOperatorBootstrap(absl::string_view name, absl::string_view spki_der,
+  absl::Status AddOperatorBootstrap(absl::string_view name,
+                                    absl::string_view spki_der,
                                     absl::string_view actor);
 
   // Creates a pending request. InvalidArgument for an unknown operation or
   // bad parameters; `proposer` is recorded as given (the proposer's own
   // approval is a separate, signed step).
-  absl::StatusOr<storage::CeremonyRequestRecord> Propose(absl::string_view operation,
-                                                         const Params& params,
-                                                         absl::string_view proposer,
-                                                         absl::Duration ttl);
+  absl::StatusOr<storage::CeremonyRequestRecord> Propose(
+      absl::string_view operation, const Params& params,
+      absl::string_view proposer, absl::Duration ttl);
 
   // Records `operator_name`'s signature over the request. NotFound for an
   // unknown request; FailedPrecondition if it is not pending, has expired or
@@ -116,7 +119,8 @@ class Ceremonies {
   // before expiry, under the configuration it names. Returns the outcome.
   // FailedPrecondition (logged) when any of that does not hold, or when it
   // already ran.
-  absl::StatusOr<std::string> Execute(absl::string_view id, absl::string_view actor);
+  absl::StatusOr<std::string> Execute(absl::string_view id,
+                                      absl::string_view actor);
 
  private:
   struct Checked {
@@ -127,10 +131,10 @@ class Ceremonies {
   // Reads and re-checks a request inside `tx` (id = SHA-256 of canonical,
   // this log's id).
   absl::StatusOr<Checked> Load(storage::Transaction& tx, absl::string_view id);
-  absl::StatusOr<std::vector<std::string>> ValidApprovers(storage::Transaction& tx,
-                                                          const Checked& req);
-  absl::Status Refuse(absl::string_view event, absl::string_view id, absl::string_view who,
-                      const absl::Status& why);
+  absl::StatusOr<std::vector<std::string>> ValidApprovers(
+      storage::Transaction& tx, const Checked& req);
+  absl::Status Refuse(absl::string_view event, absl::string_view id,
+                      absl::string_view who, const absl::Status& why);
   const OperationSpec* Find(absl::string_view operation) const;
 
   storage::Store& store_;

@@ -4,19 +4,19 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "audit/verifier.h"
 #include "cli/pin_input.h"
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "crypto/digest.h"
 #include "crypto/pem.h"
 #include "crypto/signature_format.h"
 #include "crypto/software_signer.h"
-#include "common/files.h"
-#include "absl/strings/str_join.h"
-#include "absl/time/time.h"
 #include "server/instance.h"
 
 namespace inkan::cli {
@@ -227,7 +227,8 @@ absl::Status ConfigSet(const std::string& data, const std::string& key,
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());
   ASSIGN_OR_RETURN(auto ops, inst->ceremonies().Operators());
-  if (std::count_if(ops.begin(), ops.end(), [](const auto& o) { return o.active; }) >= k) {
+  if (std::count_if(ops.begin(), ops.end(),
+                    [](const auto& o) { return o.active; }) >= k) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the operators' quorum is in place: policy changes are a ceremony now "
         "(inkan ceremony propose policy.set --param key=",
@@ -270,7 +271,8 @@ absl::Status Status(const std::string& data) {
       });
 }
 
-// ---- Operators and ceremonies ----------------------------------------------------
+// ---- Operators and ceremonies
+// ----------------------------------------------------
 
 namespace {
 
@@ -278,31 +280,41 @@ namespace {
 // from a signature file.
 absl::StatusOr<std::string> OperatorSign(const OperatorSignature& sig,
                                          absl::string_view message) {
-  if (sig.operator_name.empty()) return absl::InvalidArgumentError("--operator is required");
+  if (sig.operator_name.empty())
+    return absl::InvalidArgumentError("--operator is required");
   if (sig.key_file.empty() == sig.signature_file.empty()) {
-    return absl::InvalidArgumentError("give exactly one of --key and --signature");
+    return absl::InvalidArgumentError(
+        "give exactly one of --key and --signature");
   }
   if (!sig.signature_file.empty()) return ReadFile(sig.signature_file);
   ASSIGN_OR_RETURN(std::string pem, ReadFile(sig.key_file));
   auto pkcs8 = crypto::PrivateKeyPemToPkcs8(pem);
   CleanseMemory(pem.data(), pem.size());
-  if (!pkcs8.ok()) return absl::InvalidArgumentError(absl::StrCat("--key: ", pkcs8.status().message()));
-  for (crypto::KeyAlgorithm alg : {crypto::KeyAlgorithm::kEcP256, crypto::KeyAlgorithm::kEd25519}) {
-    auto signer = crypto::NewSoftwareSigner(*pkcs8, {alg, crypto::HashAlgorithm::kSha256});
+  if (!pkcs8.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("--key: ", pkcs8.status().message()));
+  for (crypto::KeyAlgorithm alg :
+       {crypto::KeyAlgorithm::kEcP256, crypto::KeyAlgorithm::kEd25519}) {
+    auto signer = crypto::NewSoftwareSigner(
+        *pkcs8, {alg, crypto::HashAlgorithm::kSha256});
     if (signer.ok()) return crypto::SignMessage(**signer, message);
   }
-  return absl::InvalidArgumentError("--key must be an ECDSA P-256 or Ed25519 private key");
+  return absl::InvalidArgumentError(
+      "--key must be an ECDSA P-256 or Ed25519 private key");
 }
 
-absl::StatusOr<ceremony::Params> ParseParams(const std::vector<std::string>& params) {
+absl::StatusOr<ceremony::Params> ParseParams(
+    const std::vector<std::string>& params) {
   ceremony::Params out;
   for (const std::string& kv : params) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("--param takes KEY=VALUE, not '", kv, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--param takes KEY=VALUE, not '", kv, "'"));
     }
     std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-    // KEY=@FILE reads a public key file (PEM or DER) and passes it as base64 DER.
+    // KEY=@FILE reads a public key file (PEM or DER) and passes it as base64
+    // DER.
     if (!value.empty() && value[0] == '@') {
       ASSIGN_OR_RETURN(std::string file, ReadFile(value.substr(1)));
       ASSIGN_OR_RETURN(std::string der, crypto::PublicKeyToDer(file));
@@ -324,7 +336,8 @@ absl::Status OperatorAdd(const std::string& data, const std::string& name,
   ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());
   ASSIGN_OR_RETURN(auto ops, inst->ceremonies().Operators());
   Out(absl::StrCat("operator ", name, " added (", ops.size(), " of the ", k,
-                   " needed for the quorum; key SHA-256 ", HexEncode(crypto::Sha256(der)), ")"));
+                   " needed for the quorum; key SHA-256 ",
+                   HexEncode(crypto::Sha256(der)), ")"));
   return absl::OkStatus();
 }
 
@@ -350,26 +363,34 @@ absl::Status CeremonyOperations() {
                                              crypto::HashAlgorithm::kSha256}));
   audit::AuditLog log(*signer, "inkan/operations", RealClock());
   ceremony::Ceremonies c(*store, log, RealClock());
-  for (const std::string& line : c.OperationNames()) Out(absl::StrCat("  ", line));
+  for (const std::string& line : c.OperationNames())
+    Out(absl::StrCat("  ", line));
   return absl::OkStatus();
 }
 
-absl::Status CeremonyPropose(const std::string& data, const std::string& operation,
-                             const std::vector<std::string>& params, const std::string& ttl,
+absl::Status CeremonyPropose(const std::string& data,
+                             const std::string& operation,
+                             const std::vector<std::string>& params,
+                             const std::string& ttl,
                              const OperatorSignature& proposer) {
   absl::Duration lifetime;
   if (!absl::ParseDuration(ttl, &lifetime)) {
-    return absl::InvalidArgumentError(absl::StrCat("--ttl '", ttl, "' is not a duration like 24h"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ttl '", ttl, "' is not a duration like 24h"));
   }
   ASSIGN_OR_RETURN(ceremony::Params parsed, ParseParams(params));
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
-  std::string who = proposer.operator_name.empty() ? "cli" : proposer.operator_name;
-  ASSIGN_OR_RETURN(auto req, inst->ceremonies().Propose(operation, parsed, who, lifetime));
+  std::string who =
+      proposer.operator_name.empty() ? "cli" : proposer.operator_name;
+  ASSIGN_OR_RETURN(
+      auto req, inst->ceremonies().Propose(operation, parsed, who, lifetime));
   Out(absl::StrCat("request ", req.id));
-  Out(absl::StrCat("operation ", req.operation, ", expires ", FormatRfc3339(req.expires)));
+  Out(absl::StrCat("operation ", req.operation, ", expires ",
+                   FormatRfc3339(req.expires)));
   if (!proposer.key_file.empty() || !proposer.signature_file.empty()) {
     ASSIGN_OR_RETURN(std::string sig, OperatorSign(proposer, req.canonical));
-    RETURN_IF_ERROR(inst->ceremonies().Approve(req.id, proposer.operator_name, sig));
+    RETURN_IF_ERROR(
+        inst->ceremonies().Approve(req.id, proposer.operator_name, sig));
     Out(absl::StrCat("approved by ", proposer.operator_name));
   }
   return absl::OkStatus();
@@ -379,18 +400,20 @@ absl::Status CeremonyApprove(const std::string& data, const std::string& id,
                              const OperatorSignature& sig) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   ASSIGN_OR_RETURN(auto status, inst->ceremonies().Status(id));
-  ASSIGN_OR_RETURN(std::string signature, OperatorSign(sig, status.request.canonical));
+  ASSIGN_OR_RETURN(std::string signature,
+                   OperatorSign(sig, status.request.canonical));
   RETURN_IF_ERROR(inst->ceremonies().Approve(id, sig.operator_name, signature));
   ASSIGN_OR_RETURN(status, inst->ceremonies().Status(id));
-  Out(absl::StrCat("approved by ", sig.operator_name, ": ", status.approved_by.size(), " of ",
-                   status.quorum));
+  Out(absl::StrCat("approved by ", sig.operator_name, ": ",
+                   status.approved_by.size(), " of ", status.quorum));
   return absl::OkStatus();
 }
 
 absl::Status CeremonyCancel(const std::string& data, const std::string& id,
                             const OperatorSignature& sig) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
-  ASSIGN_OR_RETURN(std::string signature, OperatorSign(sig, ceremony::CancelMessage(id)));
+  ASSIGN_OR_RETURN(std::string signature,
+                   OperatorSign(sig, ceremony::CancelMessage(id)));
   RETURN_IF_ERROR(inst->ceremonies().Cancel(id, sig.operator_name, signature));
   Out(absl::StrCat("request ", id, " cancelled by ", sig.operator_name));
   return absl::OkStatus();
@@ -399,13 +422,15 @@ absl::Status CeremonyCancel(const std::string& data, const std::string& id,
 absl::Status CeremonyStatus(const std::string& data, const std::string& id) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   if (id.empty()) {
-    return inst->store().Transact(storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
-      ASSIGN_OR_RETURN(auto reqs, tx.ListCeremonyRequests("pending", 100));
-      for (const auto& r : reqs) {
-        Out(absl::StrCat(r.id, "\t", r.operation, "\texpires ", FormatRfc3339(r.expires)));
-      }
-      return absl::OkStatus();
-    });
+    return inst->store().Transact(
+        storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+          ASSIGN_OR_RETURN(auto reqs, tx.ListCeremonyRequests("pending", 100));
+          for (const auto& r : reqs) {
+            Out(absl::StrCat(r.id, "\t", r.operation, "\texpires ",
+                             FormatRfc3339(r.expires)));
+          }
+          return absl::OkStatus();
+        });
   }
   ASSIGN_OR_RETURN(auto s, inst->ceremonies().Status(id));
   Out(absl::StrCat("request:   ", s.request.id));
@@ -420,11 +445,18 @@ absl::Status CeremonyStatus(const std::string& data, const std::string& id) {
   }
   Out(absl::StrCat("proposer:  ", s.request.proposer));
   Out(absl::StrCat("state:     ", s.request.state,
-                   s.request.outcome.empty() ? "" : absl::StrCat(" (", s.request.outcome, ")")));
-  Out(absl::StrCat("expires:   ", FormatRfc3339(s.request.expires), s.expired ? " (EXPIRED)" : ""));
-  if (s.stale) Out("stale:     the configuration changed since it was proposed");
-  Out(absl::StrCat("approvals: ", s.approved_by.size(), " of ", s.quorum,
-                   s.approved_by.empty() ? "" : absl::StrCat(" (", absl::StrJoin(s.approved_by, ", "), ")")));
+                   s.request.outcome.empty()
+                       ? ""
+                       : absl::StrCat(" (", s.request.outcome, ")")));
+  Out(absl::StrCat("expires:   ", FormatRfc3339(s.request.expires),
+                   s.expired ? " (EXPIRED)" : ""));
+  if (s.stale)
+    Out("stale:     the configuration changed since it was proposed");
+  Out(absl::StrCat(
+      "approvals: ", s.approved_by.size(), " of ", s.quorum,
+      s.approved_by.empty()
+          ? ""
+          : absl::StrCat(" (", absl::StrJoin(s.approved_by, ", "), ")")));
   return absl::OkStatus();
 }
 

@@ -60,9 +60,11 @@ struct OperatorSignature {
   std::string signature_file;  // raw signature bytes over the request
 };
 absl::Status CeremonyOperations();
-absl::Status CeremonyPropose(const std::string& data, const std::string& operation,
+absl::Status CeremonyPropose(const std::string& data,
+                             const std::string& operation,
                              const std::vector<std::string>& params,
-                             const std::string& ttl, const OperatorSignature& proposer);
+                             const std::string& ttl,
+                             const OperatorSignature& proposer);
 absl::Status CeremonyApprove(const std::string& data, const std::string& id,
                              const OperatorSignature& sig);
 absl::Status CeremonyCancel(const std::string& data, const std::string& id,

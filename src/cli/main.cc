@@ -132,56 +132,75 @@ int main(int argc, char** argv) {
                  ->require_subcommand(1);
   std::string key_file;
   auto* op_add = op->add_subcommand(
-      "add", "register an operator directly (only until the quorum is complete)");
+      "add",
+      "register an operator directly (only until the quorum is complete)");
   data_opt(op_add);
   op_add->add_option("name", name, "operator name")->required();
-  op_add->add_option("--public-key", key_file, "the operator's public key (PEM or DER)")
+  op_add
+      ->add_option("--public-key", key_file,
+                   "the operator's public key (PEM or DER)")
       ->required();
   op_add->callback([&] { result = OperatorAdd(data, name, key_file); });
   auto* op_list = op->add_subcommand("list", "list operators and the quorum");
   data_opt(op_list);
   op_list->callback([&] { result = OperatorList(data); });
 
-  auto* cer = app.add_subcommand("ceremony", "k-of-n approved operations")->require_subcommand(1);
+  auto* cer = app.add_subcommand("ceremony", "k-of-n approved operations")
+                  ->require_subcommand(1);
   OperatorSignature sig;
   std::string operation, ttl = "24h";
   std::vector<std::string> params;
   auto sig_opts = [&](CLI::App* cmd, bool required) {
-    auto* o = cmd->add_option("--operator", sig.operator_name, "the operator acting");
+    auto* o =
+        cmd->add_option("--operator", sig.operator_name, "the operator acting");
     if (required) o->required();
-    cmd->add_option("--key", sig.key_file, "sign with this PEM private key (the operator's own)");
-    cmd->add_option("--signature", sig.signature_file,
-                    "or: a signature made elsewhere over `inkan ceremony show` output");
+    cmd->add_option("--key", sig.key_file,
+                    "sign with this PEM private key (the operator's own)");
+    cmd->add_option(
+        "--signature", sig.signature_file,
+        "or: a signature made elsewhere over `inkan ceremony show` output");
   };
-  auto* ops_cmd = cer->add_subcommand("operations", "list the operations a ceremony can run");
+  auto* ops_cmd = cer->add_subcommand("operations",
+                                      "list the operations a ceremony can run");
   ops_cmd->callback([&] { result = CeremonyOperations(); });
-  auto* propose = cer->add_subcommand("propose", "create a request; prints its id");
+  auto* propose =
+      cer->add_subcommand("propose", "create a request; prints its id");
   data_opt(propose);
-  propose->add_option("operation", operation, "e.g. operator.add, quorum.set, policy.set")
+  propose
+      ->add_option("operation", operation,
+                   "e.g. operator.add, quorum.set, policy.set")
       ->required();
-  propose->add_option("--param", params, "KEY=VALUE (KEY=@FILE for a public key file)");
-  propose->add_option("--ttl", ttl, "how long it may be approved (default 24h)");
+  propose->add_option("--param", params,
+                      "KEY=VALUE (KEY=@FILE for a public key file)");
+  propose->add_option("--ttl", ttl,
+                      "how long it may be approved (default 24h)");
   sig_opts(propose, false);
-  propose->callback([&] { result = CeremonyPropose(data, operation, params, ttl, sig); });
-  auto* approve = cer->add_subcommand("approve", "sign a request as an operator");
+  propose->callback(
+      [&] { result = CeremonyPropose(data, operation, params, ttl, sig); });
+  auto* approve =
+      cer->add_subcommand("approve", "sign a request as an operator");
   data_opt(approve);
   approve->add_option("--id", id, "request id")->required();
   sig_opts(approve, true);
   approve->callback([&] { result = CeremonyApprove(data, id, sig); });
-  auto* cancel = cer->add_subcommand("cancel", "cancel a pending request (one operator)");
+  auto* cancel =
+      cer->add_subcommand("cancel", "cancel a pending request (one operator)");
   data_opt(cancel);
   cancel->add_option("--id", id, "request id")->required();
   sig_opts(cancel, true);
   cancel->callback([&] { result = CeremonyCancel(data, id, sig); });
-  auto* cstatus = cer->add_subcommand("status", "one request, or all pending ones");
+  auto* cstatus =
+      cer->add_subcommand("status", "one request, or all pending ones");
   data_opt(cstatus);
   cstatus->add_option("--id", id, "request id");
   cstatus->callback([&] { result = CeremonyStatus(data, id); });
-  auto* cshow2 = cer->add_subcommand("show", "print a request's exact bytes (what is signed)");
+  auto* cshow2 = cer->add_subcommand(
+      "show", "print a request's exact bytes (what is signed)");
   data_opt(cshow2);
   cshow2->add_option("--id", id, "request id")->required();
   cshow2->callback([&] { result = CeremonyShow(data, id); });
-  auto* execute = cer->add_subcommand("execute", "run a request that has its quorum");
+  auto* execute =
+      cer->add_subcommand("execute", "run a request that has its quorum");
   data_opt(execute);
   execute->add_option("--id", id, "request id")->required();
   execute->callback([&] { result = CeremonyExecute(data, id); });

@@ -24,7 +24,8 @@ absl::StatusOr<SecretBytes> PrivateKeyPemToPkcs8(absl::string_view pem) {
 }
 
 absl::StatusOr<std::string> PublicKeyToDer(absl::string_view pem_or_der) {
-  BioPtr bio(BIO_new_mem_buf(pem_or_der.data(), static_cast<int>(pem_or_der.size())));
+  BioPtr bio(
+      BIO_new_mem_buf(pem_or_der.data(), static_cast<int>(pem_or_der.size())));
   EvpPkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
     ERR_clear_error();

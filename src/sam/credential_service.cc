@@ -331,9 +331,12 @@ absl::Status SetPolicy(storage::Store& store, const audit::AuditLog& log,
   });
 }
 
-absl::Status UnlockCredential(storage::Transaction& tx, const audit::AuditLog& log,
-                              absl::string_view credential_id, absl::string_view actor) {
-  ASSIGN_OR_RETURN(storage::CredentialRecord cred, tx.GetCredential(credential_id));
+absl::Status UnlockCredential(storage::Transaction& tx,
+                              const audit::AuditLog& log,
+                              absl::string_view credential_id,
+                              absl::string_view actor) {
+  ASSIGN_OR_RETURN(storage::CredentialRecord cred,
+                   tx.GetCredential(credential_id));
   RETURN_IF_ERROR(tx.UpdateCredentialTries(cred.id, 0, false));
   return log.Append(tx, Event{"credential.unlock",
                               {{"actor", std::string(actor)},

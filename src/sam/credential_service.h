@@ -62,8 +62,10 @@ absl::Status SetPolicyInTx(storage::Transaction& tx, const audit::AuditLog& log,
 // Inside `tx`: clears a credential's (or a user PIN's) try counter and lock,
 // and records it. NotFound for an unknown credential or user. These are
 // operator actions under the two-person rule (src/ceremony).
-absl::Status UnlockCredential(storage::Transaction& tx, const audit::AuditLog& log,
-                              absl::string_view credential_id, absl::string_view actor);
+absl::Status UnlockCredential(storage::Transaction& tx,
+                              const audit::AuditLog& log,
+                              absl::string_view credential_id,
+                              absl::string_view actor);
 absl::Status UnlockUserPin(storage::Transaction& tx, const audit::AuditLog& log,
                            absl::string_view user, absl::string_view actor);
 

@@ -177,7 +177,8 @@ absl::Status Instance::Init(const std::string& dir,
       **store, log, [&](storage::Transaction& tx) -> absl::Status {
         RETURN_IF_ERROR(tx.PutMeta("instance_id", instance_id));
         RETURN_IF_ERROR(tx.PutMeta("log_id", conf["log_id"]));
-    RETURN_IF_ERROR(tx.PutMeta("ceremony.quorum", absl::StrCat(options.quorum)));
+        RETURN_IF_ERROR(
+            tx.PutMeta("ceremony.quorum", absl::StrCat(options.quorum)));
         return log.Append(tx,
                           audit::Event{"system.init",
                                        {{"actor", "cli"},
@@ -223,8 +224,8 @@ absl::StatusOr<std::unique_ptr<Instance>> Instance::Open(
   ASSIGN_OR_RETURN(const crypto::Signer* signer, self->keys_->AuditSigner());
   self->log_ =
       std::make_unique<audit::AuditLog>(*signer, self->log_id_, RealClock());
-  self->ceremonies_ = std::make_unique<ceremony::Ceremonies>(*self->store_, *self->log_,
-                                                             RealClock());
+  self->ceremonies_ = std::make_unique<ceremony::Ceremonies>(
+      *self->store_, *self->log_, RealClock());
   self->credentials_ = std::make_unique<sam::CredentialService>(
       *self->store_, *self->keys_, *self->log_, RealClock());
   return self;
