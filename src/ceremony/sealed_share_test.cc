@@ -131,27 +131,26 @@ TEST_F(SealedShareTest, ToleratesSurroundingTextAndLineEndings) {
   }
 }
 
-// GenerateSoftwareKey writes EC keys as SEC 1 ECPrivateKey; custodians who use
-// `openssl genpkey` have PKCS#8. Both must open.
-SecretBytes ToPkcs8(const SecretBytes& der) {
+// GenerateSoftwareKey writes PKCS#8 (as `openssl genpkey` does); custodians
+// whose tools write SEC 1 ECPrivateKey ("BEGIN EC PRIVATE KEY") must be able
+// to open their shares too.
+SecretBytes ToSec1(const SecretBytes& der) {
   const unsigned char* p = der.Reveal().data();
   crypto::EvpPkeyPtr key(d2i_AutoPrivateKey(nullptr, &p, der.size()));
   EXPECT_NE(key, nullptr);
-  PKCS8_PRIV_KEY_INFO* info = EVP_PKEY2PKCS8(key.get());
   unsigned char* out = nullptr;
-  const int len = i2d_PKCS8_PRIV_KEY_INFO(info, &out);
-  PKCS8_PRIV_KEY_INFO_free(info);
+  const int len = i2d_PrivateKey(key.get(), &out);  // SEC 1 for EC keys
   EXPECT_GT(len, 0);
-  SecretBytes pkcs8(absl::MakeConstSpan(out, len));
+  SecretBytes sec1(absl::MakeConstSpan(out, len));
   OPENSSL_clear_free(out, len);
-  return pkcs8;
+  return sec1;
 }
 
 TEST_F(SealedShareTest, OpensWithPkcs8AndSec1PrivateKeys) {
   const std::string text = SealOrDie(shares_[4], alice_);
-  const SecretBytes pkcs8 = ToPkcs8(alice_.pkcs8);
-  ASSERT_FALSE(pkcs8.ConstantTimeEquals(alice_.pkcs8));
-  for (const SecretBytes* key : {&std::as_const(alice_.pkcs8), &pkcs8}) {
+  const SecretBytes sec1 = ToSec1(alice_.pkcs8);
+  ASSERT_FALSE(sec1.ConstantTimeEquals(alice_.pkcs8));
+  for (const SecretBytes* key : {&std::as_const(alice_.pkcs8), &sec1}) {
     auto open = OpenSealedShare(text, *key);
     ASSERT_TRUE(open.ok()) << open.status();
     EXPECT_TRUE(open->value.ConstantTimeEquals(shares_[4].value));
