@@ -76,6 +76,17 @@ class KeyStore {
   virtual absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
       crypto::KeyAlgorithm alg, const SecretBytes& wrapped) = 0;
 
+  // Keys under a KEK held *outside* the key store (the CA KEK, split among
+  // custodians with Shamir's scheme): the 32-byte KEK enters the key store
+  // only as a temporary, sensitive, non-extractable object for this one call
+  // and can unwrap only into sensitive, non-extractable objects.
+  // InvalidArgument for a KEK that is not 32 bytes or a blob not made under it.
+  virtual absl::StatusOr<WrappedKey> GenerateKeyWrappedUnder(
+      crypto::KeyAlgorithm alg, const SecretBytes& kek) = 0;
+  virtual absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateWithKek(
+      crypto::KeyAlgorithm alg, const SecretBytes& wrapped,
+      const SecretBytes& kek) = 0;
+
   // HMAC-SHA256(pepper, input), computed inside the key store.
   virtual absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) = 0;
 

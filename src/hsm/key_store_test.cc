@@ -175,6 +175,37 @@ TEST_P(KeyStoreContractTest, TamperedOrForeignWrappedKeysAreRefused) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The CA's path: a key wrapped under a KEK that lives outside the key store.
+TEST_P(KeyStoreContractTest, KeysUnderAnOutsideKekNeedThatKek) {
+  Made m = Make();
+  ASSERT_TRUE(m.store->Initialize().ok());
+  SecretBytes kek(std::string(32, '\x11'));
+  SecretBytes other(std::string(32, '\x22'));
+  for (KeyAlgorithm alg : {KeyAlgorithm::kEcP256, KeyAlgorithm::kRsa2048}) {
+    auto wrapped = m.store->GenerateKeyWrappedUnder(alg, kek);
+    ASSERT_TRUE(wrapped.ok()) << wrapped.status();
+    // Not under the master KEK, and not under another KEK.
+    EXPECT_FALSE(m.store->Activate(alg, wrapped->wrapped).ok());
+    EXPECT_EQ(
+        m.store->ActivateWithKek(alg, wrapped->wrapped, other).status().code(),
+        absl::StatusCode::kInvalidArgument);
+    auto active = m.store->ActivateWithKek(alg, wrapped->wrapped, kek);
+    ASSERT_TRUE(active.ok()) << active.status();
+    SignatureScheme scheme{alg, HashAlgorithm::kSha256};
+    std::string digest = crypto::Sha256("root certificate");
+    auto sig = (*active)->Sign(scheme, digest);
+    ASSERT_TRUE(sig.ok());
+    auto verifier = crypto::NewVerifier(wrapped->public_key_der, scheme);
+    EXPECT_TRUE((*verifier)->VerifyDigest(digest, *sig).ok());
+  }
+  EXPECT_EQ(m.store
+                ->GenerateKeyWrappedUnder(KeyAlgorithm::kEcP256,
+                                          SecretBytes(std::string(16, 'k')))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(KeyStoreContractTest, PepperIsDeterministicPerStoreAndSecretPerStore) {
   Made m = Make();
   Made other = Make();
@@ -405,6 +436,25 @@ TEST(Pkcs11PoolTest, ActiveKeyMayOutliveItsKeyStore) {
                          crypto::Sha256("x"))
                   .ok());
   key->reset();
+}
+
+TEST_F(Pkcs11TokenTest, AnOutsideKekLeavesNoObjectBehind) {
+  SecretBytes kek(std::string(32, '\x33'));
+  auto wrapped =
+      made_.store->GenerateKeyWrappedUnder(KeyAlgorithm::kEcP256, kek);
+  ASSERT_TRUE(wrapped.ok());
+  {
+    auto active = made_.store->ActivateWithKek(KeyAlgorithm::kEcP256,
+                                               wrapped->wrapped, kek);
+    ASSERT_TRUE(active.ok());
+    EXPECT_EQ(Find(CKO_SECRET_KEY, false).size(),
+              0u);  // the KEK is gone already
+    EXPECT_EQ(Find(CKO_PRIVATE_KEY, false).size(), 1u);  // the active key
+  }
+  EXPECT_EQ(Find(CKO_SECRET_KEY, false).size(), 0u);
+  EXPECT_EQ(Find(CKO_PRIVATE_KEY, false).size(), 0u);
+  EXPECT_EQ(Find(CKO_SECRET_KEY, true).size(),
+            2u);  // only master KEK and pepper
 }
 
 TEST(Pkcs11OpenTest, WrongPinAndMissingModuleOrTokenAreClearErrors) {

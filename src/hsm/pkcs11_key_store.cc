@@ -234,6 +234,78 @@ class Pkcs11KeyStore : public KeyStore {
   absl::StatusOr<WrappedKey> GenerateWrappedKey(KeyAlgorithm alg) override {
     ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
     ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    return GenerateAndWrap(alg, h.kek, lease);
+  }
+
+  absl::StatusOr<WrappedKey> GenerateKeyWrappedUnder(
+      KeyAlgorithm alg, const SecretBytes& kek) override {
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k, ImportKek(lease, kek));
+    auto destroy =
+        absl::MakeCleanup([&] { fn()->C_DestroyObject(lease.get(), k); });
+    return GenerateAndWrap(alg, k, lease);
+  }
+
+  absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
+      KeyAlgorithm alg, const SecretBytes& wrapped) override {
+    ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    return UnwrapWith(alg, h.kek, wrapped, lease);
+  }
+
+  absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateWithKek(
+      KeyAlgorithm alg, const SecretBytes& wrapped,
+      const SecretBytes& kek) override {
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k, ImportKek(lease, kek));
+    auto destroy =
+        absl::MakeCleanup([&] { fn()->C_DestroyObject(lease.get(), k); });
+    return UnwrapWith(alg, k, wrapped, lease);
+  }
+
+ private:
+  // A KEK held outside the key store enters it only as a temporary session
+  // object, sensitive and non-extractable, that can unwrap only into
+  // sensitive, non-extractable session objects. The caller destroys it.
+  absl::StatusOr<CK_OBJECT_HANDLE> ImportKek(SessionPool::Lease& lease,
+                                             const SecretBytes& kek) {
+    if (kek.size() != 32)
+      return absl::InvalidArgumentError("a KEK is 32 bytes (AES-256)");
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ATTRIBUTE unwrap_template[] = {
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+    };
+    SecretBytes value = kek;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_VALUE, value.MutableData(), value.size()},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_WRAP, kTrue),
+        INKAN_BOOL_ATTR(CKA_UNWRAP, kTrue),
+        INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+        {CKA_UNWRAP_TEMPLATE, unwrap_template, sizeof(unwrap_template)},
+    };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = fn()->C_CreateObject(lease.get(), tmpl,
+                                    sizeof(tmpl) / sizeof(tmpl[0]), &h);
+    if (rv != CKR_OK) {
+      lease.Check(rv);
+      return CkrToStatus(rv, "C_CreateObject (KEK)");
+    }
+    return h;
+  }
+
+  absl::StatusOr<WrappedKey> GenerateAndWrap(KeyAlgorithm alg,
+                                             CK_OBJECT_HANDLE kek,
+                                             SessionPool::Lease& lease) {
     CK_SESSION_HANDLE s = lease.get();
     CK_KEY_TYPE kt = KeyType(alg);
     CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
@@ -287,7 +359,7 @@ class Pkcs11KeyStore : public KeyStore {
     ASSIGN_OR_RETURN(out.public_key_der, PublicKeySpki(fn(), s, pub_h, alg));
     CK_MECHANISM wrap = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
     CK_ULONG len = 0;
-    rv = fn()->C_WrapKey(s, &wrap, h.kek, priv_h, nullptr, &len);
+    rv = fn()->C_WrapKey(s, &wrap, kek, priv_h, nullptr, &len);
     if (rv == CKR_KEY_NOT_WRAPPABLE || rv == CKR_MECHANISM_INVALID) {
       // SoftHSM 2.6 generates and signs with Ed25519 keys but cannot wrap
       // them; without wrapping there is no sealed, sole-controlled key.
@@ -298,16 +370,15 @@ class Pkcs11KeyStore : public KeyStore {
     }
     if (rv != CKR_OK) return CkrToStatus(rv, "C_WrapKey");
     SecretBytes wrapped(len);
-    rv = fn()->C_WrapKey(s, &wrap, h.kek, priv_h, wrapped.MutableData(), &len);
+    rv = fn()->C_WrapKey(s, &wrap, kek, priv_h, wrapped.MutableData(), &len);
     if (rv != CKR_OK) return CkrToStatus(rv, "C_WrapKey");
     out.wrapped = SecretBytes(wrapped.Reveal().subspan(0, len));
     return out;
   }
 
-  absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
-      KeyAlgorithm alg, const SecretBytes& wrapped) override {
-    ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
-    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+  absl::StatusOr<std::unique_ptr<ActiveKey>> UnwrapWith(
+      KeyAlgorithm alg, CK_OBJECT_HANDLE kek, const SecretBytes& wrapped,
+      SessionPool::Lease& lease) {
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_KEY_TYPE kt = KeyType(alg);
     CK_ATTRIBUTE tmpl[] = {
@@ -325,23 +396,23 @@ class Pkcs11KeyStore : public KeyStore {
     CK_MECHANISM unwrap = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
     SecretBytes blob = wrapped;  // C_UnwrapKey takes a non-const buffer
-    CK_RV rv = fn()->C_UnwrapKey(lease.get(), &unwrap, h.kek,
-                                 blob.MutableData(), blob.size(), tmpl,
+    CK_RV rv = fn()->C_UnwrapKey(lease.get(), &unwrap, kek, blob.MutableData(),
+                                 blob.size(), tmpl,
                                  sizeof(tmpl) / sizeof(tmpl[0]), &key);
     if (rv != CKR_OK) {
       absl::Status st = CkrToStatus(rv, "C_UnwrapKey");
       if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
           rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_GENERAL_ERROR ||
           rv == CKR_DOMAIN_PARAMS_INVALID) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("wrapped key was not made by this HSM's master KEK (",
-                         st.message(), ")"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "wrapped key was not made under this KEK (", st.message(), ")"));
       }
       return st;
     }
     return std::make_unique<Pkcs11ActiveKey>(pool_, key, alg);
   }
 
+ public:
   absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) override {
     ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
     ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());

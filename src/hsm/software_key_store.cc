@@ -97,6 +97,33 @@ class SoftwareKeyStore : public KeyStore {
     return std::make_unique<SoftwareActiveKey>(alg, std::move(key));
   }
 
+  absl::StatusOr<WrappedKey> GenerateKeyWrappedUnder(
+      KeyAlgorithm alg, const SecretBytes& kek) override {
+    if (kek.size() != 32)
+      return absl::InvalidArgumentError("a KEK is 32 bytes (AES-256)");
+    ASSIGN_OR_RETURN(SecretBytes pkcs8, crypto::GenerateSoftwareKey(alg));
+    ASSIGN_OR_RETURN(auto key, crypto::ParseSoftwarePrivateKey(pkcs8, alg));
+    WrappedKey out;
+    out.public_key_der = key->public_key_der();
+    ASSIGN_OR_RETURN(std::string wrapped,
+                     crypto::AeadSeal(kek, pkcs8, WrapAad(alg)));
+    out.wrapped = SecretBytes(wrapped);
+    return out;
+  }
+
+  absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateWithKek(
+      KeyAlgorithm alg, const SecretBytes& wrapped,
+      const SecretBytes& kek) override {
+    if (kek.size() != 32)
+      return absl::InvalidArgumentError("a KEK is 32 bytes (AES-256)");
+    auto pkcs8 = crypto::AeadOpen(kek, wrapped.RevealString(), WrapAad(alg));
+    if (!pkcs8.ok())
+      return absl::InvalidArgumentError(
+          "wrapped key was not made under this KEK");
+    ASSIGN_OR_RETURN(auto key, crypto::ParseSoftwarePrivateKey(*pkcs8, alg));
+    return std::make_unique<SoftwareActiveKey>(alg, std::move(key));
+  }
+
   absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) override {
     ASSIGN_OR_RETURN(const SystemKeys* keys, Load());
     SecretBytes out(32);

@@ -40,6 +40,15 @@ class GatedKeys : public hsm::KeyStore {
       crypto::KeyAlgorithm a, const SecretBytes& w) override {
     return base_.Activate(a, w);
   }
+  absl::StatusOr<hsm::WrappedKey> GenerateKeyWrappedUnder(
+      crypto::KeyAlgorithm a, const SecretBytes& k) override {
+    return base_.GenerateKeyWrappedUnder(a, k);
+  }
+  absl::StatusOr<std::unique_ptr<hsm::ActiveKey>> ActivateWithKek(
+      crypto::KeyAlgorithm a, const SecretBytes& w,
+      const SecretBytes& k) override {
+    return base_.ActivateWithKek(a, w, k);
+  }
   absl::StatusOr<SecretBytes> Pepper(const SecretBytes& in) override {
     if (fail_)
       return absl::UnauthenticatedError("C_Sign: CKR_USER_NOT_LOGGED_IN");

@@ -125,6 +125,14 @@ class FailingPepperKeys : public hsm::KeyStore {
       crypto::KeyAlgorithm, const SecretBytes&) override {
     return absl::UnimplementedError("");
   }
+  absl::StatusOr<hsm::WrappedKey> GenerateKeyWrappedUnder(
+      crypto::KeyAlgorithm, const SecretBytes&) override {
+    return absl::UnimplementedError("");
+  }
+  absl::StatusOr<std::unique_ptr<hsm::ActiveKey>> ActivateWithKek(
+      crypto::KeyAlgorithm, const SecretBytes&, const SecretBytes&) override {
+    return absl::UnimplementedError("");
+  }
   absl::StatusOr<SecretBytes> Pepper(const SecretBytes&) override {
     return absl::UnauthenticatedError("C_Sign failed: CKR_USER_NOT_LOGGED_IN");
   }
