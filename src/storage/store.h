@@ -99,6 +99,20 @@ struct ApprovalRecord {
   absl::Time at;
 };
 
+// A certificate the CA issued (issue 3).
+struct CertificateRecord {
+  std::string serial_hex;     // lowercase hex, unique
+  std::string credential_id;  // the credential it certifies ("" for CA-internal ones)
+  std::string subject;        // RFC 4514 text
+  std::string der;
+  absl::Time not_before;
+  absl::Time not_after;
+  absl::Time issued;
+  bool revoked = false;
+  absl::Time revoked_at;  // unset unless revoked
+  int reason = 0;         // RFC 5280 CRLReason, when revoked
+};
+
 // The operations available inside one transaction. Errors: NotFound for a
 // missing row, AlreadyExists for a duplicate key, FailedPrecondition for a
 // broken reference (a credential for a missing user), Internal/Unavailable
@@ -163,6 +177,19 @@ class Transaction {
   // In the order they were given; empty for an unknown request.
   virtual absl::StatusOr<std::vector<ApprovalRecord>> ListApprovals(
       absl::string_view request_id) = 0;
+
+  // Certificates. AlreadyExists for a serial issued before (serials are
+  // never reused); NotFound for an unknown one.
+  virtual absl::Status InsertCertificate(const CertificateRecord& cert) = 0;
+  virtual absl::StatusOr<CertificateRecord> GetCertificate(absl::string_view serial_hex) = 0;
+  // For one credential ("" for all), ordered by issue time.
+  virtual absl::StatusOr<std::vector<CertificateRecord>> ListCertificates(
+      absl::string_view credential_id) = 0;
+  // FailedPrecondition if it is already revoked (revocation is final).
+  virtual absl::Status RevokeCertificate(absl::string_view serial_hex, absl::Time at,
+                                         int reason) = 0;
+  // All revoked certificates (for the CRL), ordered by revocation time.
+  virtual absl::StatusOr<std::vector<CertificateRecord>> ListRevokedCertificates() = 0;
 
   // Appends one entry. FailedPrecondition unless row.seq is one past the
   // last entry's seq (the log has no gaps).
