@@ -87,7 +87,9 @@ absl::StatusOr<NewCustody> CreateCustody(
   base.alg = alg;
   base.public_key_der = key.public_key_der;
   base.wrapped = std::string(key.wrapped.RevealString());
-  return Split(kek, std::move(base), custodians, k);
+  ASSIGN_OR_RETURN(NewCustody out, Split(kek, std::move(base), custodians, k));
+  ASSIGN_OR_RETURN(out.key, keys.ActivateWithKek(alg, key.wrapped, kek));
+  return out;
 }
 
 absl::StatusOr<NewCustody> Reshare(

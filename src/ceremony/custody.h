@@ -52,6 +52,9 @@ struct NewCustody {
   // Text shares for custodians without a P-256 key: to print once, for that
   // custodian only. Never stored.
   std::map<std::string, SecretBytes> text_shares;
+  // The key, active, from CreateCustody (so the ceremony can use it once —
+  // e.g. to self-sign the root — before the KEK is gone). Null from Reshare.
+  std::unique_ptr<hsm::ActiveKey> key;
 };
 
 // Generates a key of `alg` under a fresh KEK and splits the KEK k-of-n among

@@ -8,6 +8,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "audit/verifier.h"
+#include "ca/certificate.h"
+#include "ceremony/sealed_share.h"
+#include "ceremony/share_codec.h"
 #include "cli/pin_input.h"
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -17,6 +20,7 @@
 #include "crypto/pem.h"
 #include "crypto/signature_format.h"
 #include "crypto/software_signer.h"
+#include "hsm/software_key_store.h"
 #include "server/instance.h"
 
 namespace inkan::cli {
@@ -363,6 +367,9 @@ absl::Status CeremonyOperations() {
                                              crypto::HashAlgorithm::kSha256}));
   audit::AuditLog log(*signer, "inkan/operations", RealClock());
   ceremony::Ceremonies c(*store, log, RealClock());
+  ASSIGN_OR_RETURN(auto keys,
+                   hsm::OpenSoftwareKeyStore("/nonexistent/listing-only"));
+  ca::RegisterCaOperations(c, *keys, log, RealClock());
   for (const std::string& line : c.OperationNames())
     Out(absl::StrCat("  ", line));
   return absl::OkStatus();
@@ -471,6 +478,136 @@ absl::Status CeremonyExecute(const std::string& data, const std::string& id) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   ASSIGN_OR_RETURN(std::string outcome, inst->ceremonies().Execute(id, "cli"));
   Out(absl::StrCat("executed: ", outcome));
+  return absl::OkStatus();
+}
+
+// ---- The CA -----------------------------------------------------------------
+
+namespace {
+
+absl::Status ActivateCa(server::Instance& inst,
+                        const std::vector<std::string>& share_files) {
+  if (share_files.empty())
+    return absl::InvalidArgumentError("give the custodians' --share files");
+  std::vector<SecretBytes> texts;
+  for (const std::string& f : share_files) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(f));
+    texts.emplace_back(text);
+    CleanseMemory(text.data(), text.size());
+  }
+  return inst.ca().Activate(texts, "cli");
+}
+
+}  // namespace
+
+absl::Status CaInit(const std::string& data, const CaInitArgs& a,
+                    const OperatorSignature& proposer) {
+  std::vector<std::string> params = {
+      absl::StrCat("subject=", a.subject), absl::StrCat("alg=", a.alg),
+      absl::StrCat("days=", a.days), absl::StrCat("ee_days=", a.ee_days)};
+  if (!a.ocsp_url.empty())
+    params.push_back(absl::StrCat("ocsp_url=", a.ocsp_url));
+  if (!a.crl_url.empty()) params.push_back(absl::StrCat("crl_url=", a.crl_url));
+  if (!a.ca_issuers_url.empty()) {
+    params.push_back(absl::StrCat("ca_issuers_url=", a.ca_issuers_url));
+  }
+  Out("proposing the ca.init ceremony; the operators approve it, then someone "
+      "executes it:");
+  return CeremonyPropose(data, "ca.init", params, "24h", proposer);
+}
+
+absl::Status CaStatus(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(ca::CaStatus s, inst->ca().Status());
+  if (!s.initialised) {
+    Out("CA: not initialised (inkan ca init --subject ...)");
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::string der, inst->ca().CaCertificate());
+  Out(absl::StrCat("CA key: ", s.algorithm, ", KEK split ", s.threshold, "-of-",
+                   s.custodians.size(), " among ",
+                   absl::StrJoin(s.custodians, ", ")));
+  Out(absl::StrCat("CA certificate SHA-256: ", s.certificate_sha256));
+  Out(absl::StrCat("last CRL number: ", s.crl_number));
+  return absl::OkStatus();
+}
+
+absl::Status CaCertificate(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string der, inst->ca().CaCertificate());
+  std::cout << ca::ToPem(der, "CERTIFICATE");
+  return absl::OkStatus();
+}
+
+absl::Status CaShare(const std::string& data, const std::string& custodian) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string sealed, inst->ca().SealedShareFor(custodian));
+  std::cout << sealed;
+  return absl::OkStatus();
+}
+
+absl::Status CaOpenShare(const std::string& sealed_file,
+                         const std::string& key_file) {
+  ASSIGN_OR_RETURN(std::string sealed, ReadFile(sealed_file));
+  ASSIGN_OR_RETURN(std::string pem, ReadFile(key_file));
+  auto pkcs8 = crypto::PrivateKeyPemToPkcs8(pem);
+  CleanseMemory(pem.data(), pem.size());
+  if (!pkcs8.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("--key: ", pkcs8.status().message()));
+  ASSIGN_OR_RETURN(ceremony::Share share,
+                   ceremony::OpenSealedShare(sealed, *pkcs8));
+  ASSIGN_OR_RETURN(SecretBytes text, ceremony::EncodeShare(share));
+  std::cout << text.RevealString() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status CertIssue(const std::string& data, const std::string& credential,
+                       const std::string& subject,
+                       const std::vector<std::string>& shares) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  RETURN_IF_ERROR(ActivateCa(*inst, shares));
+  ASSIGN_OR_RETURN(storage::CertificateRecord rec,
+                   inst->ca().IssueForCredential(credential, subject, "cli"));
+  Out(absl::StrCat("serial ", rec.serial_hex));
+  std::cout << ca::ToPem(rec.der, "CERTIFICATE");
+  return absl::OkStatus();
+}
+
+absl::Status CertRevoke(const std::string& data, const std::string& serial,
+                        const std::string& reason,
+                        const std::vector<std::string>& shares) {
+  ASSIGN_OR_RETURN(ca::CrlReason r, ca::ParseCrlReason(reason));
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  RETURN_IF_ERROR(ActivateCa(*inst, shares));
+  RETURN_IF_ERROR(inst->ca().Revoke(serial, r, "cli"));
+  Out(absl::StrCat("revoked ", serial, " (", reason, "); a new CRL is signed"));
+  return absl::OkStatus();
+}
+
+absl::Status CertShow(const std::string& data, const std::string& serial) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  return inst->store().Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(storage::CertificateRecord c,
+                         tx.GetCertificate(serial));
+        Out(absl::StrCat(
+            "serial: ", c.serial_hex, "\nsubject: ", c.subject,
+            "\ncredential: ", c.credential_id,
+            "\nnot after: ", FormatRfc3339(c.not_after), "\nstatus: ",
+            c.revoked ? absl::StrCat("revoked (reason ", c.reason, ")")
+                      : std::string("good")));
+        std::cout << ca::ToPem(c.der, "CERTIFICATE");
+        return absl::OkStatus();
+      });
+}
+
+absl::Status Crl(const std::string& data,
+                 const std::vector<std::string>& shares) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  RETURN_IF_ERROR(ActivateCa(*inst, shares));
+  ASSIGN_OR_RETURN(std::string der, inst->ca().IssueCrl("cli"));
+  std::cout << ca::ToPem(der, "X509 CRL");
   return absl::OkStatus();
 }
 

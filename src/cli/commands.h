@@ -74,6 +74,29 @@ absl::Status CeremonyStatus(const std::string& data, const std::string& id);
 absl::Status CeremonyShow(const std::string& data, const std::string& id);
 absl::Status CeremonyExecute(const std::string& data, const std::string& id);
 
+// The CA. `shares` are files holding custodians' text shares.
+struct CaInitArgs {
+  std::string subject, alg = "ec-p256", ocsp_url, crl_url, ca_issuers_url;
+  int days = 3650, ee_days = 365;
+};
+absl::Status CaInit(const std::string& data, const CaInitArgs& args,
+                    const OperatorSignature& proposer);
+absl::Status CaStatus(const std::string& data);
+absl::Status CaCertificate(const std::string& data);
+absl::Status CaShare(const std::string& data, const std::string& custodian);
+// On the custodian's own machine: opens a sealed share with their key.
+absl::Status CaOpenShare(const std::string& sealed_file,
+                         const std::string& key_file);
+absl::Status CertIssue(const std::string& data, const std::string& credential,
+                       const std::string& subject,
+                       const std::vector<std::string>& shares);
+absl::Status CertRevoke(const std::string& data, const std::string& serial,
+                        const std::string& reason,
+                        const std::vector<std::string>& shares);
+absl::Status CertShow(const std::string& data, const std::string& serial);
+absl::Status Crl(const std::string& data,
+                 const std::vector<std::string>& shares);
+
 }  // namespace inkan::cli
 
 #endif  // INKAN_CLI_COMMANDS_H_

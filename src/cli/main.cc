@@ -205,6 +205,82 @@ int main(int argc, char** argv) {
   execute->add_option("--id", id, "request id")->required();
   execute->callback([&] { result = CeremonyExecute(data, id); });
 
+  // ---- the CA ----
+  auto* ca_cmd = app.add_subcommand("ca", "the CA key and certificate")
+                     ->require_subcommand(1);
+  CaInitArgs ca_init;
+  auto* ca_init_cmd = ca_cmd->add_subcommand(
+      "init", "propose the ca.init ceremony (key, root, share split)");
+  data_opt(ca_init_cmd);
+  ca_init_cmd
+      ->add_option("--subject", ca_init.subject,
+                   "e.g. \"CN=inkan CA,O=Example,C=JP\"")
+      ->required();
+  ca_init_cmd->add_option("--alg", ca_init.alg,
+                          "ec-p256 (default), ec-p384, rsa-2048...");
+  ca_init_cmd->add_option("--days", ca_init.days,
+                          "root validity (default 3650)");
+  ca_init_cmd->add_option("--ee-days", ca_init.ee_days,
+                          "user certificate validity (365)");
+  ca_init_cmd->add_option("--ocsp-url", ca_init.ocsp_url, "AIA OCSP URL");
+  ca_init_cmd->add_option("--crl-url", ca_init.crl_url,
+                          "CRL distribution point");
+  ca_init_cmd->add_option("--ca-issuers-url", ca_init.ca_issuers_url,
+                          "AIA caIssuers URL");
+  sig_opts(ca_init_cmd, false);
+  ca_init_cmd->callback([&] { result = CaInit(data, ca_init, sig); });
+  auto* ca_status =
+      ca_cmd->add_subcommand("status", "the CA key, custodians, CRL number");
+  data_opt(ca_status);
+  ca_status->callback([&] { result = CaStatus(data); });
+  auto* ca_cert =
+      ca_cmd->add_subcommand("certificate", "print the CA certificate (PEM)");
+  data_opt(ca_cert);
+  ca_cert->callback([&] { result = CaCertificate(data); });
+  std::string custodian, sealed_file;
+  auto* ca_share =
+      ca_cmd->add_subcommand("share", "print a custodian's sealed share");
+  data_opt(ca_share);
+  ca_share->add_option("--custodian", custodian, "operator name")->required();
+  ca_share->callback([&] { result = CaShare(data, custodian); });
+  auto* ca_open = ca_cmd->add_subcommand(
+      "open-share", "custodian's side: open a sealed share with your own key");
+  ca_open->add_option("--in", sealed_file, "the sealed share")->required();
+  ca_open->add_option("--key", key_file, "your PEM private key")->required();
+  ca_open->callback([&] { result = CaOpenShare(sealed_file, key_file); });
+
+  std::vector<std::string> shares;
+  std::string serial, reason = "unspecified", subject;
+  auto* cert =
+      app.add_subcommand("cert", "user certificates")->require_subcommand(1);
+  auto* cert_issue =
+      cert->add_subcommand("issue", "certify a credential (needs k shares)");
+  data_opt(cert_issue);
+  cert_issue->add_option("--credential", id, "credential ID")->required();
+  cert_issue->add_option("--subject", subject,
+                         "RFC 4514 subject (default CN=<user>)");
+  cert_issue->add_option("--share", shares,
+                         "a custodian's text share file (repeat k times)");
+  cert_issue->callback([&] { result = CertIssue(data, id, subject, shares); });
+  auto* cert_revoke =
+      cert->add_subcommand("revoke", "revoke a certificate (needs k shares)");
+  data_opt(cert_revoke);
+  cert_revoke->add_option("--serial", serial, "serial (hex)")->required();
+  cert_revoke->add_option("--reason", reason, "keyCompromise, superseded, ...");
+  cert_revoke->add_option("--share", shares, "a custodian's text share file");
+  cert_revoke->callback(
+      [&] { result = CertRevoke(data, serial, reason, shares); });
+  auto* cert_show =
+      cert->add_subcommand("show", "a certificate and its status");
+  data_opt(cert_show);
+  cert_show->add_option("--serial", serial, "serial (hex)")->required();
+  cert_show->callback([&] { result = CertShow(data, serial); });
+  auto* crl =
+      app.add_subcommand("crl", "sign and print a fresh CRL (needs k shares)");
+  data_opt(crl);
+  crl->add_option("--share", shares, "a custodian's text share file");
+  crl->callback([&] { result = Crl(data, shares); });
+
   auto* status = app.add_subcommand("status", "summary of the instance");
   data_opt(status);
   status->callback([&] { result = Status(data); });

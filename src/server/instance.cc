@@ -226,6 +226,10 @@ absl::StatusOr<std::unique_ptr<Instance>> Instance::Open(
       std::make_unique<audit::AuditLog>(*signer, self->log_id_, RealClock());
   self->ceremonies_ = std::make_unique<ceremony::Ceremonies>(
       *self->store_, *self->log_, RealClock());
+  ca::RegisterCaOperations(*self->ceremonies_, *self->keys_, *self->log_,
+                           RealClock());
+  self->ca_ = std::make_unique<ca::Authority>(*self->store_, *self->keys_,
+                                              *self->log_, RealClock());
   self->credentials_ = std::make_unique<sam::CredentialService>(
       *self->store_, *self->keys_, *self->log_, RealClock());
   return self;

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "audit/audit_log.h"
+#include "ca/authority.h"
 #include "ceremony/quorum.h"
 #include "hsm/key_store.h"
 #include "sam/credential_service.h"
@@ -54,6 +55,7 @@ class Instance {
   const audit::AuditLog& log() const { return *log_; }
   sam::CredentialService& credentials() { return *credentials_; }
   ceremony::Ceremonies& ceremonies() { return *ceremonies_; }
+  ca::Authority& ca() { return *ca_; }
 
   // The audit key's public half as pinned at init (audit-key.pem), not as the
   // database or the HSM says now.
@@ -69,6 +71,7 @@ class Instance {
   std::unique_ptr<audit::AuditLog> log_;
   std::unique_ptr<sam::CredentialService> credentials_;
   std::unique_ptr<ceremony::Ceremonies> ceremonies_;
+  std::unique_ptr<ca::Authority> ca_;
 };
 
 // Parses "key = value" lines (# comments). InvalidArgument naming the line.

@@ -1,0 +1,433 @@
+#include "ca/authority.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "audit/canonical_json.h"
+#include "ca/crl.h"
+#include "ca/name.h"
+#include "ceremony/custody.h"
+#include "ceremony/share_codec.h"
+#include "common/encoding.h"
+#include "common/status_macros.h"
+#include "crypto/digest.h"
+
+namespace inkan::ca {
+namespace {
+
+using audit::Event;
+using audit::Field;
+
+constexpr absl::string_view kCustodyKey = "ca.custody";
+constexpr absl::string_view kCertKey = "ca.certificate";
+constexpr absl::string_view kProfileKey = "ca.profile";
+constexpr absl::string_view kCrlNumberKey = "ca.crl_number";
+constexpr absl::string_view kCrlKey = "ca.crl";
+
+class KeySigner : public crypto::Signer {
+ public:
+  KeySigner(hsm::ActiveKey& key, std::string spki)
+      : key_(key),
+        spki_(std::move(spki)),
+        scheme_{key.algorithm(), crypto::DefaultHash(key.algorithm())} {}
+  absl::StatusOr<std::string> SignDigest(
+      absl::string_view digest) const override {
+    return key_.Sign(scheme_, digest);
+  }
+  const crypto::SignatureScheme& scheme() const override { return scheme_; }
+  const std::string& public_key_der() const override { return spki_; }
+
+ private:
+  hsm::ActiveKey& key_;
+  std::string spki_;
+  crypto::SignatureScheme scheme_;
+};
+
+std::string Get(const ceremony::Params& p, absl::string_view key,
+                absl::string_view fallback) {
+  for (const Field& f : p) {
+    if (f.key != key) continue;
+    if (auto* s = std::get_if<std::string>(&f.value)) return *s;
+    if (auto* i = std::get_if<int64_t>(&f.value)) return absl::StrCat(*i);
+  }
+  return std::string(fallback);
+}
+
+absl::StatusOr<int> Days(const ceremony::Params& p, absl::string_view key,
+                         int fallback) {
+  int days;
+  if (!absl::SimpleAtoi(Get(p, key, absl::StrCat(fallback)), &days) ||
+      days < 1 || days > 36500) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key, " must be 1..36500 days"));
+  }
+  return days;
+}
+
+absl::StatusOr<std::string> SaveProfile(const ceremony::Params& p) {
+  ASSIGN_OR_RETURN(int ee_days, Days(p, "ee_days", 365));
+  CertProfile profile;
+  return audit::CanonicalObject(std::vector<Field>{
+      {"ee_days", int64_t{ee_days}},
+      {"ocsp_url", Get(p, "ocsp_url", "")},
+      {"crl_url", Get(p, "crl_url", "")},
+      {"ca_issuers_url", Get(p, "ca_issuers_url", "")},
+      {"hsm_policy", profile.hsm_key_policy_oid},
+      {"provisional_policy", profile.provisional_key_policy_oid}});
+}
+
+absl::StatusOr<CertProfile> LoadProfile(storage::Transaction& tx) {
+  ASSIGN_OR_RETURN(std::optional<std::string> text, tx.GetMeta(kProfileKey));
+  if (!text) return absl::FailedPreconditionError("the CA has no profile");
+  ASSIGN_OR_RETURN(auto fields, audit::ParseFlatObject(*text));
+  CertProfile p;
+  for (const Field& f : fields) {
+    auto* s = std::get_if<std::string>(&f.value);
+    if (f.key == "ee_days")
+      p.max_validity = absl::Hours(24 * std::get<int64_t>(f.value));
+    if (s == nullptr) continue;
+    if (f.key == "ocsp_url") p.ocsp_url = *s;
+    if (f.key == "crl_url") p.crl_url = *s;
+    if (f.key == "ca_issuers_url") p.ca_issuers_url = *s;
+    if (f.key == "hsm_policy") p.hsm_key_policy_oid = *s;
+    if (f.key == "provisional_policy") p.provisional_key_policy_oid = *s;
+  }
+  return p;
+}
+
+absl::StatusOr<std::string> LoadCaCert(storage::Transaction& tx) {
+  ASSIGN_OR_RETURN(std::optional<std::string> b64, tx.GetMeta(kCertKey));
+  if (!b64) {
+    return absl::FailedPreconditionError(
+        "the CA is not initialised (propose the ca.init ceremony)");
+  }
+  auto der = Base64Decode(*b64);
+  if (!der.ok())
+    return absl::DataLossError("stored CA certificate is malformed");
+  return *der;
+}
+
+}  // namespace
+
+std::unique_ptr<crypto::Signer> ActiveKeySigner(hsm::ActiveKey& key,
+                                                std::string spki_der) {
+  return std::make_unique<KeySigner>(key, std::move(spki_der));
+}
+
+absl::StatusOr<CrlReason> ParseCrlReason(absl::string_view name) {
+  static const std::pair<absl::string_view, CrlReason> kNames[] = {
+      {"unspecified", CrlReason::kUnspecified},
+      {"keyCompromise", CrlReason::kKeyCompromise},
+      {"CACompromise", CrlReason::kCaCompromise},
+      {"affiliationChanged", CrlReason::kAffiliationChanged},
+      {"superseded", CrlReason::kSuperseded},
+      {"cessationOfOperation", CrlReason::kCessationOfOperation},
+      {"certificateHold", CrlReason::kCertificateHold},
+      {"privilegeWithdrawn", CrlReason::kPrivilegeWithdrawn},
+      {"AACompromise", CrlReason::kAaCompromise}};
+  for (const auto& [n, r] : kNames) {
+    if (n == name) return r;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown revocation reason '", name,
+                   "' (unspecified, keyCompromise, CACompromise, "
+                   "affiliationChanged, superseded, "
+                   "cessationOfOperation, certificateHold, privilegeWithdrawn, "
+                   "AACompromise)"));
+}
+
+void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
+                          const audit::AuditLog& log, const Clock& clock) {
+  ceremony::OperationSpec spec;
+  spec.name = "ca.init";
+  spec.summary =
+      "create the CA key and self-signed root: subject, alg (ec-p256), days "
+      "(3650), ee_days "
+      "(365), ocsp_url, crl_url, ca_issuers_url";
+  spec.validate = [](const ceremony::Params& p) -> absl::Status {
+    RETURN_IF_ERROR(ParseName(Get(p, "subject", "")).status());
+    ASSIGN_OR_RETURN(crypto::KeyAlgorithm alg,
+                     crypto::ParseKeyAlgorithm(Get(p, "alg", "ec-p256")));
+    if (alg == crypto::KeyAlgorithm::kEd25519) {
+      return absl::InvalidArgumentError("the CA key is ECDSA or RSA");
+    }
+    RETURN_IF_ERROR(Days(p, "days", 3650).status());
+    return SaveProfile(p).status();
+  };
+  spec.execute = [&keys, &log, &clock](
+                     storage::Transaction& tx, const ceremony::Params& p,
+                     absl::string_view actor) -> absl::StatusOr<std::string> {
+    if (tx.GetMeta(kCustodyKey)->has_value()) {
+      return absl::AlreadyExistsError("the CA is already initialised");
+    }
+    ASSIGN_OR_RETURN(Name subject, ParseName(Get(p, "subject", "")));
+    ASSIGN_OR_RETURN(crypto::KeyAlgorithm alg,
+                     crypto::ParseKeyAlgorithm(Get(p, "alg", "ec-p256")));
+    ASSIGN_OR_RETURN(int days, Days(p, "days", 3650));
+    ASSIGN_OR_RETURN(std::string profile, SaveProfile(p));
+    ASSIGN_OR_RETURN(auto ops, tx.ListOperators());
+    std::vector<storage::OperatorRecord> custodians;
+    for (auto& op : ops) {
+      if (!op.active) continue;
+      if (!crypto::NewVerifier(op.public_key, {crypto::KeyAlgorithm::kEcP256,
+                                               crypto::HashAlgorithm::kSha256})
+               .ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("custodian ", op.name,
+                         " has no P-256 key to receive a sealed share (printed "
+                         "text shares are not "
+                         "offered by ca.init yet)"));
+      }
+      custodians.push_back(std::move(op));
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> k_text,
+                     tx.GetMeta("ceremony.quorum"));
+    int k = 2;
+    if (k_text && !absl::SimpleAtoi(*k_text, &k))
+      return absl::DataLossError("bad quorum");
+    ASSIGN_OR_RETURN(ceremony::NewCustody custody,
+                     ceremony::CreateCustody(keys, alg, custodians, k));
+    KeySigner signer(*custody.key, custody.custody.public_key_der);
+    absl::Time now = clock.Now();
+    ASSIGN_OR_RETURN(
+        IssuedCertificate root,
+        IssueRootCertificate(
+            subject, {now - absl::Minutes(1), now + absl::Hours(24 * days)},
+            signer));
+    RETURN_IF_ERROR(ceremony::SaveCustody(tx, kCustodyKey, custody.custody));
+    RETURN_IF_ERROR(tx.PutMeta(kCertKey, Base64Encode(root.der)));
+    RETURN_IF_ERROR(tx.PutMeta(kProfileKey, profile));
+    RETURN_IF_ERROR(tx.PutMeta(kCrlNumberKey, "0"));
+    std::vector<std::string> names;
+    for (const auto& c : custodians) names.push_back(c.name);
+    RETURN_IF_ERROR(log.Append(
+        tx,
+        Event{"ca.init",
+              {{"actor", std::string(actor)},
+               {"subject", FormatName(subject)},
+               {"algorithm", std::string(crypto::KeyAlgorithmName(alg))},
+               {"threshold", int64_t{k}},
+               {"custodians", absl::StrJoin(names, ",")},
+               {"share_set", custody.custody.set_id},
+               {"certificate_sha256", HexEncode(crypto::Sha256(root.der))}}}));
+    return absl::StrCat("CA ", FormatName(subject),
+                        " initialised; its KEK is split ", k, "-of-",
+                        names.size(), " among ", absl::StrJoin(names, ", "));
+  };
+  ceremonies.Register(std::move(spec));
+}
+
+absl::StatusOr<CaStatus> Authority::Status() {
+  CaStatus s;
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        auto custody = ceremony::LoadCustody(tx, kCustodyKey);
+        if (absl::IsNotFound(custody.status())) return absl::OkStatus();
+        RETURN_IF_ERROR(custody.status());
+        s.initialised = true;
+        s.algorithm = std::string(crypto::KeyAlgorithmName(custody->alg));
+        s.threshold = custody->threshold;
+        for (const auto& cs : custody->shares)
+          s.custodians.push_back(cs.custodian);
+        ASSIGN_OR_RETURN(std::string der, LoadCaCert(tx));
+        s.certificate_sha256 = HexEncode(crypto::Sha256(der));
+        ASSIGN_OR_RETURN(std::optional<std::string> n,
+                         tx.GetMeta(kCrlNumberKey));
+        if (n) (void)absl::SimpleAtoi(*n, &s.crl_number);
+        return absl::OkStatus();
+      }));
+  return s;
+}
+
+absl::StatusOr<std::string> Authority::CaCertificate() {
+  std::string der;
+  RETURN_IF_ERROR(store_.Transact(storage::TxMode::kReadOnly,
+                                  [&](storage::Transaction& tx) {
+                                    ASSIGN_OR_RETURN(der, LoadCaCert(tx));
+                                    return absl::OkStatus();
+                                  }));
+  return der;
+}
+
+absl::StatusOr<std::string> Authority::SealedShareFor(
+    absl::string_view custodian) {
+  std::string sealed;
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(ceremony::Custody c,
+                         ceremony::LoadCustody(tx, kCustodyKey));
+        for (const auto& cs : c.shares) {
+          if (cs.custodian == custodian) {
+            sealed = cs.sealed;
+            return absl::OkStatus();
+          }
+        }
+        return absl::NotFoundError(
+            absl::StrCat(custodian, " holds no share of the CA key"));
+      }));
+  return sealed;
+}
+
+absl::Status Authority::Activate(const std::vector<SecretBytes>& share_texts,
+                                 absl::string_view actor) {
+  ceremony::Custody custody;
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        auto c = ceremony::LoadCustody(tx, kCustodyKey);
+        if (absl::IsNotFound(c.status())) {
+          return absl::FailedPreconditionError(
+              "the CA is not initialised (propose the ca.init ceremony)");
+        }
+        RETURN_IF_ERROR(c.status());
+        custody = *std::move(c);
+        return absl::OkStatus();
+      }));
+  std::vector<ceremony::Share> shares;
+  std::vector<std::string> indexes;
+  absl::Status outcome;
+  for (const SecretBytes& text : share_texts) {
+    auto share = ceremony::DecodeShare(text);
+    if (!share.ok()) {
+      outcome = share.status();
+      break;
+    }
+    if (outcome = ceremony::CheckShare(custody, *share); !outcome.ok()) break;
+    indexes.push_back(absl::StrCat(int{share->index}));
+    shares.push_back(*std::move(share));
+  }
+  std::unique_ptr<hsm::ActiveKey> key;
+  if (outcome.ok()) {
+    auto activated = ceremony::Activate(keys_, custody, shares);
+    if (activated.ok()) {
+      key = *std::move(activated);
+    } else {
+      outcome = activated.status();
+    }
+  }
+  RETURN_IF_ERROR(
+      audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {
+        return log_.Append(
+            tx, outcome.ok()
+                    ? Event{"ca.activate",
+                            {{"actor", std::string(actor)},
+                             {"shares", absl::StrJoin(indexes, ",")}}}
+                    : Event{"ca.activate.refused",
+                            {{"actor", std::string(actor)},
+                             {"reason", std::string(outcome.message())}}});
+      }));
+  RETURN_IF_ERROR(outcome);
+  active_ = std::move(key);
+  signer_ = ActiveKeySigner(*active_, custody.public_key_der);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<storage::CertificateRecord> Authority::IssueForCredential(
+    absl::string_view credential_id, absl::string_view subject,
+    absl::string_view actor) {
+  if (!active())
+    return absl::FailedPreconditionError("the CA key is not active");
+  storage::CertificateRecord rec;
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::CredentialRecord cred,
+                         tx.GetCredential(credential_id));
+        ASSIGN_OR_RETURN(storage::UserRecord user,
+                         tx.GetUserById(cred.user_id));
+        ASSIGN_OR_RETURN(std::string ca_der, LoadCaCert(tx));
+        ASSIGN_OR_RETURN(CertProfile profile, LoadProfile(tx));
+        ASSIGN_OR_RETURN(
+            Name name,
+            ParseName(subject.empty() ? absl::StrCat("CN=", user.name)
+                                      : std::string(subject)));
+        absl::Time now = clock_.Now();
+        IssueRequest req{name, cred.public_key, now - absl::Minutes(1),
+                         now - absl::Minutes(1) + profile.max_validity,
+                         cred.backend == "software"
+                             ? KeyProtection::kProvisionalSoftware
+                             : KeyProtection::kHsm};
+        ASSIGN_OR_RETURN(
+            IssuedCertificate issued,
+            IssueCertificate(profile, req, CaContext{ca_der, *signer_}));
+        rec = {issued.serial_hex,
+               cred.id,
+               FormatName(name),
+               issued.der,
+               req.not_before,
+               req.not_after,
+               now};
+        RETURN_IF_ERROR(tx.InsertCertificate(rec));
+        return log_.Append(
+            tx, Event{"cert.issue",
+                      {{"actor", std::string(actor)},
+                       {"serial", rec.serial_hex},
+                       {"credential", cred.id},
+                       {"subject", rec.subject},
+                       {"provisional", cred.backend == "software"}}});
+      }));
+  return rec;
+}
+
+absl::StatusOr<std::string> Authority::CrlInTx(storage::Transaction& tx,
+                                               absl::string_view actor) {
+  ASSIGN_OR_RETURN(std::string ca_der, LoadCaCert(tx));
+  ASSIGN_OR_RETURN(std::optional<std::string> n_text,
+                   tx.GetMeta(kCrlNumberKey));
+  int64_t n = 0;
+  if (n_text && !absl::SimpleAtoi(*n_text, &n))
+    return absl::DataLossError("bad CRL number");
+  ++n;
+  ASSIGN_OR_RETURN(auto revoked, tx.ListRevokedCertificates());
+  std::vector<RevokedEntry> entries;
+  for (const auto& r : revoked) {
+    entries.push_back(
+        {r.serial_hex, r.revoked_at, static_cast<CrlReason>(r.reason)});
+  }
+  absl::Time now = clock_.Now();
+  ASSIGN_OR_RETURN(std::string crl,
+                   inkan::ca::IssueCrl(CaContext{ca_der, *signer_}, n, now,
+                                       now + absl::Hours(24 * 7), entries));
+  RETURN_IF_ERROR(tx.PutMeta(kCrlNumberKey, absl::StrCat(n)));
+  RETURN_IF_ERROR(tx.PutMeta(kCrlKey, Base64Encode(crl)));
+  RETURN_IF_ERROR(log_.Append(
+      tx, Event{"crl.issue",
+                {{"actor", std::string(actor)},
+                 {"number", n},
+                 {"revoked", static_cast<int64_t>(entries.size())}}}));
+  return crl;
+}
+
+absl::Status Authority::Revoke(absl::string_view serial_hex, CrlReason reason,
+                               absl::string_view actor) {
+  if (!active())
+    return absl::FailedPreconditionError("the CA key is not active");
+  RETURN_IF_ERROR(CheckCrlReason(reason));
+  return audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.RevokeCertificate(serial_hex, clock_.Now(),
+                                             static_cast<int>(reason)));
+        RETURN_IF_ERROR(log_.Append(
+            tx, Event{"cert.revoke",
+                      {{"actor", std::string(actor)},
+                       {"serial", std::string(serial_hex)},
+                       {"reason", int64_t{static_cast<int>(reason)}}}}));
+        return CrlInTx(tx, actor).status();  // a fresh CRL on each revocation
+      });
+}
+
+absl::StatusOr<std::string> Authority::IssueCrl(absl::string_view actor) {
+  if (!active())
+    return absl::FailedPreconditionError("the CA key is not active");
+  std::string crl;
+  RETURN_IF_ERROR(
+      audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(crl, CrlInTx(tx, actor));
+        return absl::OkStatus();
+      }));
+  return crl;
+}
+
+}  // namespace inkan::ca

@@ -1,0 +1,108 @@
+// The CA as inkan runs it (R6, R8, R12): the "ca.init" ceremony, and issuing,
+// revoking and CRLs with a CA key activated from custodians' shares.
+//
+// State (meta keys, written only by the ceremony or by this class, each change
+// on the audit log in the same transaction):
+//   ca.custody      the CA key in custody (ceremony/custody.h)
+//   ca.certificate  the CA certificate, base64 DER (a self-signed root)
+//   ca.profile      the certificate profile, canonical JSON
+//   ca.crl_number   the last CRL number; ca.crl the latest CRL (base64 DER)
+//
+// The CA key is active only inside an Authority object that was given k
+// valid shares (Activate) and only until Deactivate or destruction; the
+// signing service (issue 4) keeps one for a configured window.
+//
+// Thread-safety: not thread-safe (one ceremony at a time).
+#ifndef INKAN_CA_AUTHORITY_H_
+#define INKAN_CA_AUTHORITY_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "audit/audit_log.h"
+#include "ca/certificate.h"
+#include "ca/crl.h"
+#include "ceremony/quorum.h"
+#include "common/clock.h"
+#include "common/secret_bytes.h"
+#include "hsm/key_store.h"
+#include "storage/store.h"
+
+namespace inkan::ca {
+
+// Registers "ca.init" (params: subject, alg (default ec-p256), days (root
+// validity, default 3650), ee_days (default 365), ocsp_url, crl_url,
+// ca_issuers_url (optional)). Executing it splits a fresh CA KEK among all
+// active operators with the current quorum as threshold, each share sealed to
+// its operator's P-256 key, and self-signs the root. `keys` and `clock` must
+// outlive `ceremonies`.
+void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
+                          const audit::AuditLog& log, const Clock& clock);
+
+struct CaStatus {
+  bool initialised = false;
+  std::string subject;
+  std::string algorithm;
+  int threshold = 0;
+  std::vector<std::string> custodians;
+  std::string certificate_sha256;
+  absl::Time not_after;
+  int64_t crl_number = 0;
+};
+
+class Authority {
+ public:
+  Authority(storage::Store& store, hsm::KeyStore& keys,
+            const audit::AuditLog& log, const Clock& clock)
+      : store_(store), keys_(keys), log_(log), clock_(clock) {}
+
+  absl::StatusOr<CaStatus> Status();
+  // The CA certificate (DER). FailedPrecondition before ca.init.
+  absl::StatusOr<std::string> CaCertificate();
+  // The share sealed to `custodian`'s key. NotFound for a non-custodian.
+  absl::StatusOr<std::string> SealedShareFor(absl::string_view custodian);
+
+  // Activates the CA key from share texts (DecodeShare form). Each share is
+  // checked at entry; a bad one is named (InvalidArgument). Logged, also when
+  // refused.
+  absl::Status Activate(const std::vector<SecretBytes>& share_texts,
+                        absl::string_view actor);
+  void Deactivate() { active_.reset(); }
+  bool active() const { return active_ != nullptr; }
+
+  // Issues a certificate for a credential's public key. Subject: `subject`
+  // (RFC 4514) or "CN=<user name>" from the user record. FailedPrecondition
+  // unless active; NotFound for an unknown credential.
+  absl::StatusOr<storage::CertificateRecord> IssueForCredential(
+      absl::string_view credential_id, absl::string_view subject,
+      absl::string_view actor);
+  // Revokes (final) and signs a fresh CRL in the same transaction.
+  absl::Status Revoke(absl::string_view serial_hex, CrlReason reason,
+                      absl::string_view actor);
+  // Signs and stores a fresh CRL; returns its DER.
+  absl::StatusOr<std::string> IssueCrl(absl::string_view actor);
+
+ private:
+  absl::StatusOr<std::string> CrlInTx(storage::Transaction& tx,
+                                      absl::string_view actor);
+
+  storage::Store& store_;
+  hsm::KeyStore& keys_;
+  const audit::AuditLog& log_;
+  const Clock& clock_;
+  std::unique_ptr<hsm::ActiveKey> active_;
+  std::unique_ptr<crypto::Signer> signer_;
+};
+
+// A Signer over an ActiveKey (which must outlive it).
+std::unique_ptr<crypto::Signer> ActiveKeySigner(hsm::ActiveKey& key,
+                                                std::string spki_der);
+
+// Parses a CRL reason name as openssl prints them (keyCompromise, …).
+absl::StatusOr<CrlReason> ParseCrlReason(absl::string_view name);
+
+}  // namespace inkan::ca
+
+#endif  // INKAN_CA_AUTHORITY_H_

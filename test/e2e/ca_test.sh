@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The CA end to end: the ca.init ceremony under a 2-of-3 quorum, custodians
+# opening their sealed shares with their own keys, certificates issued with k
+# shares and checked by `openssl verify`, revocation caught by -crl_check, a
+# tampered share named at entry, and every step on the audit log.
+. "$(dirname "$0")/lib.sh"
+D=$WORK/data
+export INKAN_DATA=$D
+K=$WORK/keys
+mkdir -p "$K"
+for who in alice bob carol; do
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/$who.key" 2>/dev/null
+  openssl pkey -in "$K/$who.key" -pubout -out "$K/$who.pub"
+done
+"$INKAN" init --quorum 2 --policy argon2.m_cost_kib=1024 --policy argon2.t_cost=1 >/dev/null
+"$INKAN" operator add alice --public-key "$K/alice.pub" >/dev/null
+"$INKAN" operator add bob --public-key "$K/bob.pub" >/dev/null
+ID=$("$INKAN" ceremony propose operator.add --param name=carol --param public_key=@"$K/carol.pub" \
+       --operator alice --key "$K/alice.key" | sed -n 's/^request //p')
+"$INKAN" ceremony approve --id "$ID" --operator bob --key "$K/bob.key" >/dev/null
+"$INKAN" ceremony execute --id "$ID" >/dev/null
+
+expect_rc 7 "no certificate before the CA exists" -- "$INKAN" ca certificate
+OUT=$("$INKAN" ca init --subject "CN=inkan Test CA,O=inkan,C=JP" --crl-url http://127.0.0.1/ca.crl \
+        --ocsp-url http://127.0.0.1/ocsp --operator alice --key "$K/alice.key" 2>&1)
+CA=$(echo "$OUT" | sed -n 's/^request //p')
+[[ "$CA" =~ ^[0-9a-f]{64}$ ]] && ok "ca init proposes the ca.init ceremony" || not_ok "ca init: $OUT"
+expect_rc 7 "ca.init does not run on one approval" -- "$INKAN" ceremony execute --id "$CA"
+"$INKAN" ceremony approve --id "$CA" --operator carol --key "$K/carol.key" >/dev/null
+expect_rc 0 "ca.init runs with the quorum" -- "$INKAN" ceremony execute --id "$CA"
+expect_out "split 2-of-3" "… and splits the CA KEK 2-of-3"
+expect_rc 0 "ca status" -- "$INKAN" ca status
+expect_out "alice, bob, carol" "… names the custodians"
+"$INKAN" ca certificate > "$WORK/root.pem"
+openssl x509 -in "$WORK/root.pem" -noout -text | grep -q "CA:TRUE" && ok "the root is a CA certificate" \
+  || not_ok "root: $(openssl x509 -in "$WORK/root.pem" -noout -text 2>&1 | head -20)"
+
+# Each custodian fetches their sealed share and opens it with their own key.
+for who in alice bob carol; do
+  "$INKAN" ca share --custodian "$who" > "$WORK/$who.sealed"
+  "$INKAN" ca open-share --in "$WORK/$who.sealed" --key "$K/$who.key" > "$WORK/$who.share"
+done
+grep -q '^inkan-share1-' "$WORK/alice.share" && ok "a custodian opens their sealed share" \
+  || not_ok "share: $(cat "$WORK/alice.share")"
+expect_rc 5 "a sealed share does not open with another custodian's key" -- \
+  "$INKAN" ca open-share --in "$WORK/alice.sealed" --key "$K/bob.key"
+
+echo 135790 | "$INKAN" user add erin >/dev/null
+CRED=$(echo 135790 | "$INKAN" credential create --user erin --alg ec-p256)
+expect_rc 7 "one share is not enough to issue" -- \
+  "$INKAN" cert issue --credential "$CRED" --share "$WORK/alice.share"
+sed 's/\(inkan-share1-[0-9a-f]*-2of3-[0-9]*-\)\(.\)/\1Z/' "$WORK/bob.share" > "$WORK/bad.share"
+if cmp -s "$WORK/bad.share" "$WORK/bob.share"; then sed -i 's/-\(.\)\(.\)\(.\)\(.\)-/-\2\1\3\4-/' "$WORK/bad.share"; fi
+expect_rc 2 "a tampered share is refused at entry" -- \
+  "$INKAN" cert issue --credential "$CRED" --share "$WORK/alice.share" --share "$WORK/bad.share"
+expect_out "share 2" "… and the share is named"
+OUT=$("$INKAN" cert issue --credential "$CRED" --share "$WORK/alice.share" --share "$WORK/carol.share" 2>&1)
+SERIAL=$(echo "$OUT" | sed -n 's/^serial //p')
+echo "$OUT" | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' > "$WORK/erin.pem"
+expect_rc 0 "openssl verify accepts the issued certificate" -- \
+  openssl verify -CAfile "$WORK/root.pem" "$WORK/erin.pem"
+OUT=$(openssl x509 -in "$WORK/erin.pem" -noout -text)
+expect_out "CN *= *erin" "the subject comes from the user record"
+expect_out "Digital Signature, Non Repudiation" "keyUsage digitalSignature + nonRepudiation"
+expect_out "OCSP - URI:http://127.0.0.1/ocsp" "AIA names the OCSP responder"
+expect_out "URI:http://127.0.0.1/ca.crl" "the CRL distribution point is set"
+# A signature by the credential verifies with the certificate's key.
+printf 'contract' > "$WORK/doc"
+H=$(openssl dgst -sha256 -r "$WORK/doc" | cut -d' ' -f1)
+echo 135790 | "$INKAN" credential sign --id "$CRED" --hash "$H" | base64 -d > "$WORK/doc.sig"
+openssl x509 -in "$WORK/erin.pem" -pubkey -noout > "$WORK/erin.pub"
+expect_rc 0 "the credential's signature verifies with its certificate" -- \
+  openssl dgst -sha256 -verify "$WORK/erin.pub" -signature "$WORK/doc.sig" "$WORK/doc"
+
+# A second certificate stays good; the first is revoked.
+OUT=$("$INKAN" cert issue --credential "$CRED" --share "$WORK/bob.share" --share "$WORK/carol.share")
+echo "$OUT" | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' > "$WORK/erin2.pem"
+expect_rc 0 "revoke with k shares" -- "$INKAN" cert revoke --serial "$SERIAL" --reason keyCompromise \
+  --share "$WORK/alice.share" --share "$WORK/bob.share"
+expect_rc 7 "a certificate is revoked only once" -- "$INKAN" cert revoke --serial "$SERIAL" \
+  --share "$WORK/alice.share" --share "$WORK/bob.share"
+"$INKAN" crl --share "$WORK/alice.share" --share "$WORK/carol.share" > "$WORK/crl.pem"
+expect_rc 0 "openssl crl -verify accepts the CRL" -- \
+  openssl crl -in "$WORK/crl.pem" -CAfile "$WORK/root.pem" -noout
+expect_rc 2 "openssl verify -crl_check rejects the revoked certificate" -- \
+  openssl verify -crl_check -CAfile "$WORK/root.pem" -CRLfile "$WORK/crl.pem" "$WORK/erin.pem"
+expect_out "certificate revoked" "… as revoked"
+expect_rc 0 "… and accepts the one that is not revoked" -- \
+  openssl verify -crl_check -CAfile "$WORK/root.pem" -CRLfile "$WORK/crl.pem" "$WORK/erin2.pem"
+OUT=$("$INKAN" cert show --serial "$SERIAL")
+expect_out "revoked \(reason 1\)" "cert show says revoked (keyCompromise)"
+
+# The CA key never rests in the HSM: still only the three system keys.
+OBJ=$(SOFTHSM2_CONF=$D/hsm/softhsm2.conf pkcs11-tool --module "$SOFTHSM_LIB" --token-label inkan \
+        --login --pin "$(cat "$D/hsm/user.pin")" --list-objects 2>/dev/null)
+[ "$(echo "$OBJ" | grep -c 'Key Object')" = 4 ] && ok "no CA key object rests on the token" \
+  || not_ok "token objects: $OBJ"
+
+expect_rc 0 "the audit log verifies" -- "$INKAN" audit verify
+OUT=$("$INKAN" audit show --count 1000)
+for ev in ca.init ca.activate ca.activate.refused cert.issue cert.revoke crl.issue; do
+  expect_out "\"type\":\"$ev\"" "$ev is on the audit log"
+done
+finish
