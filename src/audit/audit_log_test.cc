@@ -132,6 +132,26 @@ class TamperView : public Transaction {
       absl::string_view request_id) override {
     return base_.ListApprovals(request_id);
   }
+  absl::Status InsertCertificate(
+      const storage::CertificateRecord& cert) override {
+    return base_.InsertCertificate(cert);
+  }
+  absl::StatusOr<storage::CertificateRecord> GetCertificate(
+      absl::string_view serial_hex) override {
+    return base_.GetCertificate(serial_hex);
+  }
+  absl::StatusOr<std::vector<storage::CertificateRecord>> ListCertificates(
+      absl::string_view credential_id) override {
+    return base_.ListCertificates(credential_id);
+  }
+  absl::Status RevokeCertificate(absl::string_view serial_hex, absl::Time at,
+                                 int reason) override {
+    return base_.RevokeCertificate(serial_hex, at, reason);
+  }
+  absl::StatusOr<std::vector<storage::CertificateRecord>>
+  ListRevokedCertificates() override {
+    return base_.ListRevokedCertificates();
+  }
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
     return base_.AppendAuditEntry(row);
   }

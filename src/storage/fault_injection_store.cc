@@ -82,6 +82,18 @@ class FaultInjectionTransaction : public Transaction {
       absl::string_view request_id) override {
     return base_.ListApprovals(request_id);
   }
+  absl::StatusOr<CertificateRecord> GetCertificate(
+      absl::string_view serial_hex) override {
+    return base_.GetCertificate(serial_hex);
+  }
+  absl::StatusOr<std::vector<CertificateRecord>> ListCertificates(
+      absl::string_view credential_id) override {
+    return base_.ListCertificates(credential_id);
+  }
+  absl::StatusOr<std::vector<CertificateRecord>> ListRevokedCertificates()
+      override {
+    return base_.ListRevokedCertificates();
+  }
 
   // Writes are counted and may fail.
   absl::Status PutMeta(absl::string_view key,
@@ -132,6 +144,15 @@ class FaultInjectionTransaction : public Transaction {
   absl::Status InsertApproval(const ApprovalRecord& approval) override {
     if (absl::Status s = CountWrite(); !s.ok()) return s;
     return base_.InsertApproval(approval);
+  }
+  absl::Status InsertCertificate(const CertificateRecord& cert) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.InsertCertificate(cert);
+  }
+  absl::Status RevokeCertificate(absl::string_view serial_hex, absl::Time at,
+                                 int reason) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.RevokeCertificate(serial_hex, at, reason);
   }
 
  private:

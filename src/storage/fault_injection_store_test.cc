@@ -206,5 +206,46 @@ TEST_P(FaultInjectionStoreTest, CeremonyWritesAreCountedAndRolledBack) {
   }
 }
 
+// One transaction with each certificate write (issue 3), both counted.
+absl::Status CertificateWrites(Store& store) {
+  return store.Transact(
+      TxMode::kReadWrite, [](Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.InsertCertificate(
+            {.serial_hex = "0a", .credential_id = "c1", .der = "d"}));
+        RETURN_IF_ERROR(
+            tx.RevokeCertificate("0a", absl::FromUnixSeconds(1), 1));
+        // Reads are not counted.
+        RETURN_IF_ERROR(tx.GetCertificate("0a").status());
+        RETURN_IF_ERROR(tx.ListCertificates("").status());
+        RETURN_IF_ERROR(tx.ListCertificates("c1").status());
+        return tx.ListRevokedCertificates().status();
+      });
+}
+
+TEST_P(FaultInjectionStoreTest, CertificateWritesAreCountedAndRolledBack) {
+  ASSERT_THAT(CertificateWrites(*store_), IsOk());
+  EXPECT_EQ(store_->writes(), 2);
+
+  for (int64_t fail_at = 1; fail_at <= 2; ++fail_at) {
+    SCOPED_TRACE(fail_at);
+    auto fresh = GetParam().make_store();
+    ASSERT_THAT(fresh, IsOk());
+    OwningFaultInjectionStore store(*std::move(fresh));
+    store.FailAtWrite(fail_at);
+    EXPECT_THAT(
+        CertificateWrites(store),
+        StatusIs(absl::StatusCode::kInternal, HasSubstr("injected fault")));
+    ASSERT_THAT(store.Transact(TxMode::kReadOnly,
+                               [](Transaction& tx) -> absl::Status {
+                                 EXPECT_THAT(tx.ListCertificates(""),
+                                             IsOkAndHolds(testing::IsEmpty()));
+                                 EXPECT_THAT(tx.ListRevokedCertificates(),
+                                             IsOkAndHolds(testing::IsEmpty()));
+                                 return absl::OkStatus();
+                               }),
+                IsOk());
+  }
+}
+
 }  // namespace
 }  // namespace inkan::storage

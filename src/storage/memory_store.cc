@@ -47,11 +47,31 @@ struct State {
   std::map<std::string, CeremonyRequestRecord, std::less<>> ceremony_requests;
   // By request id, in the order they were given.
   std::map<std::string, std::vector<ApprovalRecord>, std::less<>> approvals;
+  // By serial.
+  std::map<std::string, CertificateRecord, std::less<>> certificates;
 };
 
 // The states a ceremony request leaves "pending" for.
 bool IsClosedCeremonyState(absl::string_view state) {
   return state == "executed" || state == "cancelled" || state == "failed";
+}
+
+// RFC 5280 section 5.3.1 CRLReason: 0..10, where 7 is not used.
+bool IsValidCrlReason(int reason) {
+  return reason >= 0 && reason <= 10 && reason != 7;
+}
+
+absl::Status CheckCrlReason(absl::string_view what, absl::string_view serial,
+                            int reason) {
+  if (IsValidCrlReason(reason)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " certificate ", serial, ": reason ", reason,
+                   " is not an RFC 5280 CRLReason (0..10 except 7)"));
+}
+
+absl::Status CertificateNotFound(absl::string_view serial) {
+  return absl::NotFoundError(
+      absl::StrCat("no certificate with serial ", serial));
 }
 
 class MemoryTransaction : public Transaction {
@@ -348,6 +368,87 @@ class MemoryTransaction : public Transaction {
     auto it = state_.approvals.find(request_id);
     if (it == state_.approvals.end()) return std::vector<ApprovalRecord>();
     return it->second;
+  }
+
+  absl::Status InsertCertificate(const CertificateRecord& cert) override {
+    RETURN_IF_ERROR(CheckWritable("InsertCertificate"));
+    RETURN_IF_ERROR(CheckCrlReason("insert", cert.serial_hex, cert.reason));
+    if (state_.certificates.contains(cert.serial_hex)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "insert certificate ", cert.serial_hex, ": serial is taken"));
+    }
+    CertificateRecord stored = cert;
+    stored.not_before = ToMicros(cert.not_before);
+    stored.not_after = ToMicros(cert.not_after);
+    stored.issued = ToMicros(cert.issued);
+    stored.revoked_at = ToMicros(cert.revoked_at);
+    state_.certificates.emplace(cert.serial_hex, std::move(stored));
+    undo_.push_back([this, serial = cert.serial_hex] {
+      state_.certificates.erase(serial);
+    });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<CertificateRecord> GetCertificate(
+      absl::string_view serial_hex) override {
+    auto it = state_.certificates.find(serial_hex);
+    if (it == state_.certificates.end()) return CertificateNotFound(serial_hex);
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<CertificateRecord>> ListCertificates(
+      absl::string_view credential_id) override {
+    std::vector<CertificateRecord> certs;
+    for (const auto& [serial, cert] : state_.certificates) {
+      if (credential_id.empty() || cert.credential_id == credential_id) {
+        certs.push_back(cert);
+      }
+    }
+    // By issue time; ties stay in serial order (as the SQLite backend orders).
+    std::stable_sort(
+        certs.begin(), certs.end(),
+        [](const CertificateRecord& a, const CertificateRecord& b) {
+          return a.issued < b.issued;
+        });
+    return certs;
+  }
+
+  absl::Status RevokeCertificate(absl::string_view serial_hex, absl::Time at,
+                                 int reason) override {
+    RETURN_IF_ERROR(CheckWritable("RevokeCertificate"));
+    RETURN_IF_ERROR(CheckCrlReason("revoke", serial_hex, reason));
+    auto it = state_.certificates.find(serial_hex);
+    if (it == state_.certificates.end()) return CertificateNotFound(serial_hex);
+    CertificateRecord& cert = it->second;
+    if (cert.revoked) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "revoke certificate ", serial_hex, ": it is already revoked"));
+    }
+    undo_.push_back(
+        [&cert, old_at = cert.revoked_at, old_reason = cert.reason] {
+          cert.revoked = false;
+          cert.revoked_at = old_at;
+          cert.reason = old_reason;
+        });
+    cert.revoked = true;
+    cert.revoked_at = ToMicros(at);
+    cert.reason = reason;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<CertificateRecord>> ListRevokedCertificates()
+      override {
+    std::vector<CertificateRecord> certs;
+    for (const auto& [serial, cert] : state_.certificates) {
+      if (cert.revoked) certs.push_back(cert);
+    }
+    // By revocation time; ties stay in serial order.
+    std::stable_sort(
+        certs.begin(), certs.end(),
+        [](const CertificateRecord& a, const CertificateRecord& b) {
+          return a.revoked_at < b.revoked_at;
+        });
+    return certs;
   }
 
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {

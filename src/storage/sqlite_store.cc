@@ -107,6 +107,27 @@ constexpr const char* kMigrations[] = {
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         UNIQUE(request_id, operator_name));
     )sql",
+    // Version 3: issued certificates and their revocation (issue 3). Rows are
+    // never deleted; revoked_us is NULL until the certificate is revoked
+    // (like ceremony_requests.closed_us). credential_id is '' for the CA's
+    // own certificates, so it carries no foreign key.
+    R"sql(
+      CREATE TABLE certificates(
+        serial TEXT PRIMARY KEY,
+        credential_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        der BLOB NOT NULL,
+        not_before_us INTEGER NOT NULL,
+        not_after_us INTEGER NOT NULL,
+        issued_us INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        revoked_us INTEGER,
+        reason INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX certificates_by_credential
+        ON certificates(credential_id);
+      CREATE INDEX certificates_by_revocation
+        ON certificates(revoked, revoked_us);
+    )sql",
 };
 constexpr int kSchemaVersion =
     static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -365,6 +386,42 @@ CeremonyRequestRecord ReadCeremonyRequest(Stmt& stmt) {
 // The states a ceremony request leaves "pending" for.
 bool IsClosedCeremonyState(absl::string_view state) {
   return state == "executed" || state == "cancelled" || state == "failed";
+}
+
+// Column order read by ReadCertificate.
+#define INKAN_CERTIFICATE_COLUMNS                                      \
+  "serial, credential_id, subject, der, not_before_us, not_after_us, " \
+  "issued_us, revoked, revoked_us, reason"
+
+CertificateRecord ReadCertificate(Stmt& stmt) {
+  CertificateRecord cert;
+  cert.serial_hex = stmt.ColumnBytes(0);
+  cert.credential_id = stmt.ColumnBytes(1);
+  cert.subject = stmt.ColumnBytes(2);
+  cert.der = stmt.ColumnBytes(3);
+  cert.not_before = absl::FromUnixMicros(stmt.ColumnInt64(4));
+  cert.not_after = absl::FromUnixMicros(stmt.ColumnInt64(5));
+  cert.issued = absl::FromUnixMicros(stmt.ColumnInt64(6));
+  cert.revoked = stmt.ColumnInt64(7) != 0;
+  // NULL until revoked: the record's default (unset) time.
+  cert.revoked_at = stmt.ColumnIsNull(8)
+                        ? absl::Time()
+                        : absl::FromUnixMicros(stmt.ColumnInt64(8));
+  cert.reason = static_cast<int>(stmt.ColumnInt64(9));
+  return cert;
+}
+
+// RFC 5280 section 5.3.1 CRLReason: 0..10, where 7 is not used.
+bool IsValidCrlReason(int reason) {
+  return reason >= 0 && reason <= 10 && reason != 7;
+}
+
+absl::Status CheckCrlReason(absl::string_view what, absl::string_view serial,
+                            int reason) {
+  if (IsValidCrlReason(reason)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " certificate ", serial, ": reason ", reason,
+                   " is not an RFC 5280 CRLReason (0..10 except 7)"));
 }
 
 class SqliteTransaction : public Transaction {
@@ -701,6 +758,102 @@ class SqliteTransaction : public Transaction {
     return approvals;
   }
 
+  absl::Status InsertCertificate(const CertificateRecord& cert) override {
+    RETURN_IF_ERROR(CheckWritable("InsertCertificate"));
+    RETURN_IF_ERROR(CheckCrlReason("insert", cert.serial_hex, cert.reason));
+    // The primary key gives AlreadyExists for a serial issued before.
+    ASSIGN_OR_RETURN(
+        auto stmt, Prepare("INSERT INTO certificates(" INKAN_CERTIFICATE_COLUMNS
+                           ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    RETURN_IF_ERROR(stmt->BindText(1, cert.serial_hex));
+    RETURN_IF_ERROR(stmt->BindText(2, cert.credential_id));
+    RETURN_IF_ERROR(stmt->BindText(3, cert.subject));
+    RETURN_IF_ERROR(stmt->BindBlob(4, cert.der));
+    RETURN_IF_ERROR(stmt->BindInt64(5, absl::ToUnixMicros(cert.not_before)));
+    RETURN_IF_ERROR(stmt->BindInt64(6, absl::ToUnixMicros(cert.not_after)));
+    RETURN_IF_ERROR(stmt->BindInt64(7, absl::ToUnixMicros(cert.issued)));
+    RETURN_IF_ERROR(stmt->BindInt64(8, cert.revoked ? 1 : 0));
+    RETURN_IF_ERROR(BindOptionalTime(*stmt, 9, cert.revoked_at));
+    RETURN_IF_ERROR(stmt->BindInt64(10, cert.reason));
+    return StepDone(*stmt,
+                    absl::StrCat("insert certificate ", cert.serial_hex));
+  }
+
+  absl::StatusOr<CertificateRecord> GetCertificate(
+      absl::string_view serial_hex) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT " INKAN_CERTIFICATE_COLUMNS
+                                        " FROM certificates WHERE serial = ?"));
+    RETURN_IF_ERROR(stmt->BindText(1, serial_hex));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get certificate"));
+    if (!row) {
+      return absl::NotFoundError(
+          absl::StrCat("no certificate with serial ", serial_hex));
+    }
+    return ReadCertificate(*stmt);
+  }
+
+  absl::StatusOr<std::vector<CertificateRecord>> ListCertificates(
+      absl::string_view credential_id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    std::unique_ptr<Stmt> stmt;
+    if (credential_id.empty()) {
+      ASSIGN_OR_RETURN(stmt, Prepare("SELECT " INKAN_CERTIFICATE_COLUMNS
+                                     " FROM certificates "
+                                     "ORDER BY issued_us, serial"));
+    } else {
+      ASSIGN_OR_RETURN(stmt, Prepare("SELECT " INKAN_CERTIFICATE_COLUMNS
+                                     " FROM certificates WHERE "
+                                     "credential_id = ? "
+                                     "ORDER BY issued_us, serial"));
+      RETURN_IF_ERROR(stmt->BindText(1, credential_id));
+    }
+    std::vector<CertificateRecord> certs;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list certificates"));
+      if (!row) break;
+      certs.push_back(ReadCertificate(*stmt));
+    }
+    return certs;
+  }
+
+  absl::Status RevokeCertificate(absl::string_view serial_hex, absl::Time at,
+                                 int reason) override {
+    RETURN_IF_ERROR(CheckWritable("RevokeCertificate"));
+    RETURN_IF_ERROR(CheckCrlReason("revoke", serial_hex, reason));
+    {
+      ASSIGN_OR_RETURN(
+          auto stmt,
+          Prepare("UPDATE certificates SET revoked = 1, revoked_us = ?, "
+                  "reason = ? WHERE serial = ? AND revoked = 0"));
+      RETURN_IF_ERROR(BindOptionalTime(*stmt, 1, at));
+      RETURN_IF_ERROR(stmt->BindInt64(2, reason));
+      RETURN_IF_ERROR(stmt->BindText(3, serial_hex));
+      RETURN_IF_ERROR(
+          StepDone(*stmt, absl::StrCat("revoke certificate ", serial_hex)));
+    }
+    if (sqlite3_changes(conn_.db()) == 1) return absl::OkStatus();
+    // Nothing changed: unknown, or revoked before.
+    RETURN_IF_ERROR(GetCertificate(serial_hex).status());
+    return absl::FailedPreconditionError(absl::StrCat(
+        "revoke certificate ", serial_hex, ": it is already revoked"));
+  }
+
+  absl::StatusOr<std::vector<CertificateRecord>> ListRevokedCertificates()
+      override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT " INKAN_CERTIFICATE_COLUMNS
+                                        " FROM certificates WHERE revoked = 1 "
+                                        "ORDER BY revoked_us, serial"));
+    std::vector<CertificateRecord> certs;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list revoked certificates"));
+      if (!row) break;
+      certs.push_back(ReadCertificate(*stmt));
+    }
+    return certs;
+  }
+
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
     RETURN_IF_ERROR(CheckWritable("AppendAuditEntry"));
     int64_t last = 0;
@@ -995,6 +1148,7 @@ class SqliteStore : public Store {
 #undef INKAN_CREDENTIAL_COLUMNS
 #undef INKAN_OPERATOR_COLUMNS
 #undef INKAN_CEREMONY_REQUEST_COLUMNS
+#undef INKAN_CERTIFICATE_COLUMNS
 
 }  // namespace
 

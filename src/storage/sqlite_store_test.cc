@@ -173,7 +173,7 @@ TEST_F(SqliteStoreTest, UsesWalModeAndVersionedSchema) {
   ASSERT_NE(store, nullptr);
   RawDb raw(DbPath());
   EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
-  EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("2"));
+  EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("3"));
 }
 
 TEST_F(SqliteStoreTest, SchemaHasTheDocumentedTablesAndColumns) {
@@ -213,6 +213,25 @@ TEST_F(SqliteStoreTest, SchemaHasTheDocumentedTablesAndColumns) {
                  "ORDER BY \"from\""),
       ElementsAre("operators.name <- operator_name",
                   "ceremony_requests.id <- request_id"));
+  // Version 3 (issue 3).
+  EXPECT_THAT(raw.Column("SELECT name FROM pragma_table_info('certificates')"),
+              ElementsAre("serial", "credential_id", "subject", "der",
+                          "not_before_us", "not_after_us", "issued_us",
+                          "revoked", "revoked_us", "reason"));
+  EXPECT_THAT(raw.Column("SELECT name FROM pragma_table_info('certificates') "
+                         "WHERE pk = 1"),
+              ElementsAre("serial"));
+  EXPECT_THAT(raw.Column("SELECT name FROM pragma_table_info('certificates') "
+                         "WHERE \"notnull\" = 0 AND pk = 0"),
+              ElementsAre("revoked_us"));
+  EXPECT_THAT(
+      raw.Column(
+          "SELECT name FROM pragma_index_info('certificates_by_credential')"),
+      ElementsAre("credential_id"));
+  EXPECT_THAT(
+      raw.Column(
+          "SELECT name FROM pragma_index_info('certificates_by_revocation')"),
+      ElementsAre("revoked", "revoked_us"));
 }
 
 TEST_F(SqliteStoreTest, StoresTimesAsUnixMicros) {
@@ -262,6 +281,39 @@ TEST_F(SqliteStoreTest, StoresUnsetClosedTimeAsNull) {
               ElementsAre("1798761600123456 cancelled withdrawn"));
 }
 
+TEST_F(SqliteStoreTest, StoresUnsetRevocationTimeAsNull) {
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Transact(TxMode::kReadWrite,
+                              [](Transaction& tx) {
+                                return tx.InsertCertificate(
+                                    {.serial_hex = "0a",
+                                     .credential_id = "c1",
+                                     .subject = "CN=a",
+                                     .der = std::string("\x30\x00\x01", 3),
+                                     .not_before = absl::FromUnixMicros(5),
+                                     .not_after = absl::FromUnixMicros(6),
+                                     .issued = absl::FromUnixMicros(4)});
+                              }),
+              IsOk());
+  RawDb raw(DbPath());
+  EXPECT_THAT(raw.Column("SELECT quote(revoked_us) || ' ' || revoked || ' ' || "
+                         "reason || ' ' || not_before_us || ' ' || "
+                         "not_after_us || ' ' || issued_us || ' ' || "
+                         "hex(der) || ' ' || typeof(der) FROM certificates"),
+              ElementsAre("NULL 0 0 5 6 4 300001 blob"));
+  ASSERT_THAT(store->Transact(TxMode::kReadWrite,
+                              [](Transaction& tx) {
+                                return tx.RevokeCertificate(
+                                    "0a",
+                                    absl::FromUnixMicros(1798761600123456), 9);
+                              }),
+              IsOk());
+  EXPECT_THAT(raw.Column("SELECT quote(revoked_us) || ' ' || revoked || ' ' || "
+                         "reason FROM certificates"),
+              ElementsAre("1798761600123456 1 9"));
+}
+
 // The version-1 schema exactly as released (kMigrations[0]); a copy, so that
 // later edits to the migration list cannot change what this test starts from.
 constexpr char kSchemaV1[] = R"sql(
@@ -293,6 +345,35 @@ constexpr char kSchemaV1[] = R"sql(
         signature BLOB NOT NULL);
     )sql";
 
+// The version-2 step exactly as released (kMigrations[1]); applied on top of
+// kSchemaV1, it gives the version-2 schema.
+constexpr char kSchemaV2Step[] = R"sql(
+      CREATE TABLE operators(
+        name TEXT PRIMARY KEY,
+        public_key BLOB NOT NULL,
+        created_us INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1);
+      CREATE TABLE ceremony_requests(
+        id TEXT PRIMARY KEY,
+        canonical TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        proposer TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        expires_us INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        closed_us INTEGER,
+        outcome TEXT NOT NULL DEFAULT '');
+      CREATE INDEX ceremony_requests_by_state
+        ON ceremony_requests(state, created_us);
+      CREATE TABLE ceremony_approvals(
+        request_id TEXT NOT NULL REFERENCES ceremony_requests(id),
+        operator_name TEXT NOT NULL REFERENCES operators(name),
+        signature BLOB NOT NULL,
+        at_us INTEGER NOT NULL,
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        UNIQUE(request_id, operator_name));
+    )sql";
+
 // Every schema object with its SQL, whitespace collapsed, sorted.
 std::vector<std::string> SchemaOf(RawDb& raw) {
   std::vector<std::string> objects = raw.Column(
@@ -310,7 +391,7 @@ std::vector<std::string> SchemaOf(RawDb& raw) {
   return objects;
 }
 
-TEST_F(SqliteStoreTest, MigratesVersion1DatabaseToVersion2) {
+TEST_F(SqliteStoreTest, MigratesVersion1DatabaseToCurrentVersion) {
   {
     // A database as a version-1 binary left it, with some rows.
     RawDb raw(DbPath(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -330,7 +411,7 @@ TEST_F(SqliteStoreTest, MigratesVersion1DatabaseToVersion2) {
   ASSERT_NE(store, nullptr);
   {
     RawDb raw(DbPath());
-    EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("2"));
+    EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("3"));
     EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
   }
   // The old rows are intact and the new tables work, foreign keys included.
@@ -381,6 +462,84 @@ TEST_F(SqliteStoreTest, MigratesVersion1DatabaseToVersion2) {
   std::vector<std::string> schema = SchemaOf(migrated);
   EXPECT_THAT(schema,
               testing::Contains(HasSubstr("ceremony_requests_by_state")));
+  EXPECT_EQ(schema, SchemaOf(fresh));
+}
+
+TEST_F(SqliteStoreTest, MigratesVersion2DatabaseToVersion3) {
+  {
+    // A database as a version-2 binary left it, with some rows.
+    RawDb raw(DbPath(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_EQ(raw.Exec(kSchemaV1), SQLITE_OK);
+    ASSERT_EQ(raw.Exec(kSchemaV2Step), SQLITE_OK);
+    ASSERT_EQ(
+        raw.Exec("INSERT INTO users(name, created_us) VALUES('alice', 7);"
+                 "INSERT INTO credentials(id, user_id, algorithm, "
+                 "backend, public_key, sealed_key, created_us) "
+                 "VALUES('c0', 1, 'ec-p256', 'software', x'30', x'00', 7);"
+                 "INSERT INTO audit_log(seq, entry, leaf_hash) "
+                 "VALUES(1, '{}', x'00');"
+                 "INSERT INTO operators(name, public_key, created_us) "
+                 "VALUES('op1', x'30', 8);"
+                 "INSERT INTO ceremony_requests(id, canonical, operation, "
+                 "proposer, created_us, expires_us) "
+                 "VALUES('r1', '{}', 'ca.init', 'op1', 8, 9);"
+                 "INSERT INTO ceremony_approvals(request_id, operator_name, "
+                 "signature, at_us) VALUES('r1', 'op1', x'00', 8);"
+                 "PRAGMA user_version = 2;"),
+        SQLITE_OK);
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(DbPath());
+    EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("3"));
+    EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
+  }
+  // The old rows are intact and the new table works.
+  ASSERT_THAT(
+      store->Transact(
+          TxMode::kReadWrite,
+          [](Transaction& tx) -> absl::Status {
+            EXPECT_THAT(tx.GetCredential("c0"), IsOk());
+            EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(1));
+            EXPECT_THAT(tx.GetOperator("op1"), IsOk());
+            EXPECT_THAT(tx.GetCeremonyRequest("r1"),
+                        IsOkAndHolds(testing::Field(
+                            &CeremonyRequestRecord::state, "pending")));
+            EXPECT_THAT(tx.ListApprovals("r1"),
+                        IsOkAndHolds(testing::SizeIs(1)));
+            EXPECT_THAT(tx.ListCertificates(""),
+                        IsOkAndHolds(testing::IsEmpty()));
+            RETURN_IF_ERROR(tx.InsertCertificate(
+                {.serial_hex = "01", .credential_id = "c0", .der = "d"}));
+            RETURN_IF_ERROR(tx.InsertCertificate(
+                {.serial_hex = "02", .credential_id = "c0", .der = "e"}));
+            return tx.RevokeCertificate("01", absl::FromUnixSeconds(9), 1);
+          }),
+      IsOk());
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Transact(TxMode::kReadOnly,
+                              [](Transaction& tx) -> absl::Status {
+                                EXPECT_THAT(tx.ListCertificates("c0"),
+                                            IsOkAndHolds(testing::SizeIs(2)));
+                                EXPECT_THAT(tx.ListRevokedCertificates(),
+                                            IsOkAndHolds(testing::SizeIs(1)));
+                                return absl::OkStatus();
+                              }),
+              IsOk());
+
+  // A migrated database has the same schema as a fresh one.
+  ScratchDir fresh_dir;
+  ASSERT_FALSE(fresh_dir.path().empty());
+  const std::string fresh_path = fresh_dir.path() + "/fresh.db";
+  ASSERT_THAT(OpenSqliteStore(fresh_path), IsOk());
+  RawDb migrated(DbPath());
+  RawDb fresh(fresh_path);
+  std::vector<std::string> schema = SchemaOf(migrated);
+  EXPECT_THAT(schema,
+              testing::Contains(HasSubstr("certificates_by_revocation")));
   EXPECT_EQ(schema, SchemaOf(fresh));
 }
 

@@ -101,9 +101,10 @@ struct ApprovalRecord {
 
 // A certificate the CA issued (issue 3).
 struct CertificateRecord {
-  std::string serial_hex;     // lowercase hex, unique
-  std::string credential_id;  // the credential it certifies ("" for CA-internal ones)
-  std::string subject;        // RFC 4514 text
+  std::string serial_hex;  // lowercase hex, unique
+  // The credential it certifies ("" for CA-internal ones).
+  std::string credential_id;
+  std::string subject;  // RFC 4514 text
   std::string der;
   absl::Time not_before;
   absl::Time not_after;
@@ -179,17 +180,27 @@ class Transaction {
       absl::string_view request_id) = 0;
 
   // Certificates. AlreadyExists for a serial issued before (serials are
-  // never reused); NotFound for an unknown one.
+  // never reused); NotFound for an unknown one. Rows are never deleted.
+  // InsertCertificate stores the record as given (normally not revoked, with
+  // `revoked_at` unset, stored as NULL); InvalidArgument if `reason` is not a
+  // CRLReason (see RevokeCertificate).
   virtual absl::Status InsertCertificate(const CertificateRecord& cert) = 0;
-  virtual absl::StatusOr<CertificateRecord> GetCertificate(absl::string_view serial_hex) = 0;
-  // For one credential ("" for all), ordered by issue time.
+  virtual absl::StatusOr<CertificateRecord> GetCertificate(
+      absl::string_view serial_hex) = 0;
+  // For one credential ("" for all, CA-internal ones included), ordered by
+  // issue time (ties by serial); empty for an unknown credential.
   virtual absl::StatusOr<std::vector<CertificateRecord>> ListCertificates(
       absl::string_view credential_id) = 0;
-  // FailedPrecondition if it is already revoked (revocation is final).
-  virtual absl::Status RevokeCertificate(absl::string_view serial_hex, absl::Time at,
-                                         int reason) = 0;
-  // All revoked certificates (for the CRL), ordered by revocation time.
-  virtual absl::StatusOr<std::vector<CertificateRecord>> ListRevokedCertificates() = 0;
+  // Marks it revoked at `at` for `reason`, an RFC 5280 (5.3.1) CRLReason:
+  // InvalidArgument unless 0..10 and not 7 (checked before the lookup).
+  // NotFound for an unknown serial; FailedPrecondition if it is already
+  // revoked (revocation is final).
+  virtual absl::Status RevokeCertificate(absl::string_view serial_hex,
+                                         absl::Time at, int reason) = 0;
+  // All revoked certificates (for the CRL), ordered by revocation time (ties
+  // by serial).
+  virtual absl::StatusOr<std::vector<CertificateRecord>>
+  ListRevokedCertificates() = 0;
 
   // Appends one entry. FailedPrecondition unless row.seq is one past the
   // last entry's seq (the log has no gaps).

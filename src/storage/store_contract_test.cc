@@ -97,6 +97,21 @@ ApprovalRecord Approval(std::string request_id, std::string operator_name) {
   return approval;
 }
 
+CertificateRecord Certificate(std::string serial, std::string credential_id,
+                              absl::Time issued = kT0 + absl::Minutes(4)) {
+  CertificateRecord cert;
+  cert.subject = "CN=" + serial + ",O=inkan";
+  // DER with NUL bytes, as real certificates have.
+  cert.der = std::string("\x30\x82\x01\x00\x02\x01\x00", 7) + serial +
+             std::string("\x00\xff", 2);
+  cert.serial_hex = std::move(serial);
+  cert.credential_id = std::move(credential_id);
+  cert.not_before = issued - absl::Minutes(5);
+  cert.not_after = issued + absl::Hours(24 * 365);
+  cert.issued = issued;
+  return cert;
+}
+
 MATCHER_P(OperatorIs, expected, "") {
   return arg.name == expected.name && arg.public_key == expected.public_key &&
          arg.created == expected.created && arg.active == expected.active;
@@ -112,6 +127,23 @@ MATCHER_P(ApprovalIs, expected, "") {
   return arg.request_id == expected.request_id &&
          arg.operator_name == expected.operator_name &&
          arg.signature == expected.signature && arg.at == expected.at;
+}
+
+MATCHER_P(CertificateIs, expected, "") {
+  return arg.serial_hex == expected.serial_hex &&
+         arg.credential_id == expected.credential_id &&
+         arg.subject == expected.subject && arg.der == expected.der &&
+         arg.not_before == expected.not_before &&
+         arg.not_after == expected.not_after && arg.issued == expected.issued &&
+         arg.revoked == expected.revoked &&
+         arg.revoked_at == expected.revoked_at && arg.reason == expected.reason;
+}
+
+// The serials of `certs`, in order.
+std::vector<std::string> Serials(const std::vector<CertificateRecord>& certs) {
+  std::vector<std::string> out;
+  for (const CertificateRecord& cert : certs) out.push_back(cert.serial_hex);
+  return out;
 }
 
 MATCHER_P(EntryIs, expected, "") {
@@ -1149,6 +1181,358 @@ TEST_P(StoreContractTest, ReadOnlyTransactionRefusesCeremonyWrites) {
                 return absl::OkStatus();
               }),
               IsOk());
+}
+
+// --- Certificates ---------------------------------------------------------
+
+TEST_P(StoreContractTest, CertificateRoundTripsExactly) {
+  CertificateRecord cert = Certificate("0a1b2c", "cred1");
+  cert.der.clear();
+  for (int i = 0; i < 256; ++i) cert.der.push_back(static_cast<char>(i));
+  cert.der += std::string(3, '\0');
+  cert.not_before = kT0 - absl::Microseconds(1);
+  cert.not_after = kT0 + absl::Hours(1) + absl::Microseconds(999999);
+  cert.issued = kT0 + absl::Microseconds(7);
+  CertificateRecord ca = Certificate("01", "");  // CA-internal
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertCertificate(cert));
+                return tx.InsertCertificate(ca);
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(CertificateRecord got, tx.GetCertificate("0a1b2c"));
+        EXPECT_THAT(got, CertificateIs(cert));
+        EXPECT_EQ(got.der.size(), 259u);
+        EXPECT_FALSE(got.revoked);
+        EXPECT_EQ(got.revoked_at, absl::Time());  // unset
+        EXPECT_EQ(got.reason, 0);
+        EXPECT_THAT(tx.GetCertificate("01"), IsOkAndHolds(CertificateIs(ca)));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, InsertsCertificateAsGiven) {
+  // E.g. imported with its revocation already known.
+  CertificateRecord cert = Certificate("ff", "cred1");
+  cert.revoked = true;
+  cert.revoked_at = kT0 + absl::Hours(3) + absl::Microseconds(5);
+  cert.reason = 4;  // superseded
+  ASSERT_THAT(
+      Write([&](Transaction& tx) { return tx.InsertCertificate(cert); }),
+      IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetCertificate("ff"),
+                            IsOkAndHolds(CertificateIs(cert)));
+                EXPECT_THAT(tx.ListRevokedCertificates(),
+                            IsOkAndHolds(ElementsAre(CertificateIs(cert))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  EXPECT_THAT(
+      Write([](Transaction& tx) { return tx.RevokeCertificate("ff", kT0, 1); }),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
+  CertificateRecord bad = Certificate("fe", "cred1");
+  bad.reason = 7;
+  EXPECT_THAT(Write([&](Transaction& tx) { return tx.InsertCertificate(bad); }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fe")));
+  ASSERT_THAT(
+      Read([](Transaction& tx) { return tx.GetCertificate("fe").status(); }),
+      StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_P(StoreContractTest, DuplicateCertificateSerialIsAlreadyExists) {
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertCertificate(Certificate("0c", "cred1"));
+              }),
+              IsOk());
+  // Serials are never reused, not even for another credential.
+  CertificateRecord other = Certificate("0c", "cred2", kT0 + absl::Hours(9));
+  other.der = "different";
+  EXPECT_THAT(
+      Write([&](Transaction& tx) { return tx.InsertCertificate(other); }),
+      StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("0c")));
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.ListCertificates(""),
+                            IsOkAndHolds(ElementsAre(
+                                CertificateIs(Certificate("0c", "cred1")))));
+                EXPECT_THAT(tx.ListCertificates("cred2"),
+                            IsOkAndHolds(IsEmpty()));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, MissingCertificateIsNotFound) {
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetCertificate("dead"),
+                    StatusIs(absl::StatusCode::kNotFound, HasSubstr("dead")));
+        EXPECT_THAT(tx.ListCertificates(""), IsOkAndHolds(IsEmpty()));
+        EXPECT_THAT(tx.ListCertificates("cred1"), IsOkAndHolds(IsEmpty()));
+        EXPECT_THAT(tx.ListRevokedCertificates(), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.RevokeCertificate("dead", kT0, 1);
+              }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("dead")));
+}
+
+TEST_P(StoreContractTest, ListsCertificatesByIssueTime) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                // Inserted out of order; 05 and 04 were issued at the same time
+                // (ties go by serial).
+                RETURN_IF_ERROR(tx.InsertCertificate(
+                    Certificate("02", "cred1", kT0 + absl::Seconds(2))));
+                RETURN_IF_ERROR(tx.InsertCertificate(
+                    Certificate("05", "cred2", kT0 + absl::Seconds(4))));
+                RETURN_IF_ERROR(tx.InsertCertificate(
+                    Certificate("01", "", kT0 + absl::Seconds(1))));
+                RETURN_IF_ERROR(tx.InsertCertificate(
+                    Certificate("03", "cred1", kT0 - absl::Seconds(3))));
+                return tx.InsertCertificate(
+                    Certificate("04", "cred1", kT0 + absl::Seconds(4)));
+              }),
+              IsOk());
+  // Later, in another transaction, an older one.
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertCertificate(
+                    Certificate("0f", "cred2", kT0 - absl::Hours(1)));
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(auto all, tx.ListCertificates(""));
+        EXPECT_THAT(Serials(all),
+                    ElementsAre("0f", "03", "01", "02", "04", "05"));
+        ASSIGN_OR_RETURN(auto cred1, tx.ListCertificates("cred1"));
+        EXPECT_THAT(Serials(cred1), ElementsAre("03", "02", "04"));
+        EXPECT_THAT(cred1.back(), CertificateIs(Certificate(
+                                      "04", "cred1", kT0 + absl::Seconds(4))));
+        ASSIGN_OR_RETURN(auto cred2, tx.ListCertificates("cred2"));
+        EXPECT_THAT(Serials(cred2), ElementsAre("0f", "05"));
+        EXPECT_THAT(tx.ListCertificates("cred3"), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  // Revoked ones are still listed, in the same place.
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.RevokeCertificate("02", kT0 + absl::Hours(1), 1);
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(auto cred1, tx.ListCertificates("cred1"));
+                EXPECT_THAT(Serials(cred1), ElementsAre("03", "02", "04"));
+                EXPECT_THAT(cred1, testing::Contains(Field(
+                                       &CertificateRecord::revoked, true)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, RevokesCertificateOnlyOnce) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertCertificate(Certificate("0a", "c")));
+                return tx.InsertCertificate(Certificate("0b", "c"));
+              }),
+              IsOk());
+  const absl::Time at = kT0 + absl::Hours(2) + absl::Microseconds(7);
+  ASSERT_THAT(Write([&](Transaction& tx) {
+                return tx.RevokeCertificate("0a", at, 1);  // keyCompromise
+              }),
+              IsOk());
+  CertificateRecord revoked = Certificate("0a", "c");
+  revoked.revoked = true;
+  revoked.revoked_at = at;
+  revoked.reason = 1;
+  for (int reason : {0, 1, 4}) {
+    SCOPED_TRACE(reason);
+    EXPECT_THAT(
+        Write([&](Transaction& tx) {
+          return tx.RevokeCertificate("0a", at + absl::Hours(1), reason);
+        }),
+        StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("0a")));
+  }
+  // Also when revoked earlier in the same transaction.
+  EXPECT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.RevokeCertificate("0b", at, 5));
+                return tx.RevokeCertificate("0b", at, 5);
+              }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetCertificate("0a"),
+                            IsOkAndHolds(CertificateIs(revoked)));
+                EXPECT_THAT(
+                    tx.GetCertificate("0b"),
+                    IsOkAndHolds(CertificateIs(Certificate("0b", "c"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, RevokingWithBadReasonIsInvalidArgument) {
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertCertificate(Certificate("0a", "c"));
+              }),
+              IsOk());
+  for (int reason : {-1, 7, 11, 255, INT32_MIN, INT32_MAX}) {
+    SCOPED_TRACE(reason);
+    EXPECT_THAT(Write([&](Transaction& tx) {
+                  return tx.RevokeCertificate("0a", kT0, reason);
+                }),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0a")));
+  }
+  // Checked before the lookup.
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.RevokeCertificate("dead", kT0, 7);
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetCertificate("0a"),
+                    IsOkAndHolds(CertificateIs(Certificate("0a", "c"))));
+        EXPECT_THAT(tx.ListRevokedCertificates(), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  // Every other RFC 5280 reason is accepted and kept.
+  for (int reason : {0, 1, 2, 3, 4, 5, 6, 8, 9, 10}) {
+    SCOPED_TRACE(reason);
+    std::string serial = "1" + std::to_string(reason);
+    ASSERT_THAT(
+        Write([&](Transaction& tx) -> absl::Status {
+          RETURN_IF_ERROR(tx.InsertCertificate(Certificate(serial, "c")));
+          return tx.RevokeCertificate(serial, kT0, reason);
+        }),
+        IsOk());
+    EXPECT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                  EXPECT_THAT(
+                      tx.GetCertificate(serial),
+                      IsOkAndHolds(Field(&CertificateRecord::reason, reason)));
+                  return absl::OkStatus();
+                }),
+                IsOk());
+  }
+}
+
+TEST_P(StoreContractTest, ListsRevokedCertificatesByRevocationTime) {
+  ASSERT_THAT(
+      Write([](Transaction& tx) -> absl::Status {
+        for (const char* serial : {"01", "02", "03", "04", "05"}) {
+          RETURN_IF_ERROR(tx.InsertCertificate(Certificate(serial, "c")));
+        }
+        return absl::OkStatus();
+      }),
+      IsOk());
+  // Revoked out of issue and serial order; 05 and 02 at the same time (ties
+  // go by serial); 03 stays valid.
+  ASSERT_THAT(
+      Write([](Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.RevokeCertificate("04", kT0 + absl::Hours(3), 1));
+        return tx.RevokeCertificate("05", kT0 + absl::Hours(2), 5);
+      }),
+      IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.RevokeCertificate("01", kT0 + absl::Hours(1), 0));
+        return tx.RevokeCertificate("02", kT0 + absl::Hours(2), 4);
+      }),
+      IsOk());
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(auto revoked, tx.ListRevokedCertificates());
+        EXPECT_THAT(Serials(revoked), ElementsAre("01", "02", "05", "04"));
+        EXPECT_THAT(revoked,
+                    testing::Each(Field(&CertificateRecord::revoked, true)));
+        if (revoked.size() == 4) {
+          EXPECT_EQ(revoked[3].revoked_at, kT0 + absl::Hours(3));
+          EXPECT_EQ(revoked[3].reason, 1);
+          EXPECT_EQ(revoked[3].der, Certificate("04", "c").der);
+        }
+        EXPECT_THAT(tx.ListCertificates("c"), IsOkAndHolds(testing::SizeIs(5)));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, RollsBackCertificateWritesWhenCallbackFails) {
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertCertificate(Certificate("0a", "c")));
+                RETURN_IF_ERROR(tx.InsertCertificate(Certificate("0b", "c")));
+                return tx.RevokeCertificate("0b", kT0, 1);
+              }),
+              IsOk());
+  absl::Status status = Write([](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.InsertCertificate(Certificate("0c", "c")));
+    RETURN_IF_ERROR(tx.RevokeCertificate("0a", kT0 + absl::Hours(1), 4));
+    RETURN_IF_ERROR(tx.RevokeCertificate("0c", kT0 + absl::Hours(1), 5));
+    EXPECT_THAT(tx.ListRevokedCertificates(), IsOkAndHolds(testing::SizeIs(3)));
+    return absl::AbortedError("caller gave up");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
+
+  CertificateRecord b = Certificate("0b", "c");
+  b.revoked = true;
+  b.revoked_at = kT0;
+  b.reason = 1;
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetCertificate("0c"),
+                    StatusIs(absl::StatusCode::kNotFound));
+        EXPECT_THAT(tx.GetCertificate("0a"),
+                    IsOkAndHolds(CertificateIs(Certificate("0a", "c"))));
+        EXPECT_THAT(tx.ListCertificates(""), IsOkAndHolds(testing::SizeIs(2)));
+        EXPECT_THAT(tx.ListRevokedCertificates(),
+                    IsOkAndHolds(ElementsAre(CertificateIs(b))));
+        return absl::OkStatus();
+      }),
+      IsOk());
+
+  // What was rolled back can be done again.
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertCertificate(Certificate("0c", "c")));
+                return tx.RevokeCertificate("0a", kT0 + absl::Hours(1), 4);
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetCertificate("0c"), IsOk());
+                ASSIGN_OR_RETURN(auto revoked, tx.ListRevokedCertificates());
+                EXPECT_THAT(Serials(revoked), ElementsAre("0b", "0a"));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, ReadOnlyTransactionRefusesCertificateWrites) {
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.InsertCertificate(Certificate("0a", "c"));
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                constexpr auto kRefused = absl::StatusCode::kFailedPrecondition;
+                EXPECT_THAT(tx.InsertCertificate(Certificate("0b", "c")),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.RevokeCertificate("0a", kT0, 1),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                // Reads still work.
+                EXPECT_THAT(tx.GetCertificate("0a"), IsOk());
+                EXPECT_THAT(tx.ListCertificates(""), IsOk());
+                EXPECT_THAT(tx.ListRevokedCertificates(), IsOk());
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(
+            tx.ListCertificates(""),
+            IsOkAndHolds(ElementsAre(CertificateIs(Certificate("0a", "c")))));
+        EXPECT_THAT(tx.ListRevokedCertificates(), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
 }
 
 }  // namespace
