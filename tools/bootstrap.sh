@@ -12,7 +12,7 @@ PKGS=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the HSM and the third-party tools the tests drive
-  softhsm2 opensc openssl sqlite3 xxd
+  softhsm2 opensc openssl sqlite3 xxd curl
 )
 
 missing=()

@@ -1,5 +1,7 @@
 #include "ca/authority.h"
 
+#include <openssl/x509.h>
+
 #include <algorithm>
 
 #include "absl/strings/numbers.h"
@@ -25,6 +27,8 @@ constexpr absl::string_view kCertKey = "ca.certificate";
 constexpr absl::string_view kProfileKey = "ca.profile";
 constexpr absl::string_view kCrlNumberKey = "ca.crl_number";
 constexpr absl::string_view kCrlKey = "ca.crl";
+constexpr absl::string_view kOcspKeyKey = "ca.ocsp.key";
+constexpr absl::string_view kOcspCertKey = "ca.ocsp.cert";
 
 class KeySigner : public crypto::Signer {
  public:
@@ -196,6 +200,22 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
         IssueRootCertificate(
             subject, {now - absl::Minutes(1), now + absl::Hours(24 * days)},
             signer));
+    // The delegated OCSP responder: its key under the HSM's master KEK, its
+    // certificate signed now, while the CA key is active.
+    ASSIGN_OR_RETURN(hsm::WrappedKey ocsp_key,
+                     keys.GenerateWrappedKey(crypto::KeyAlgorithm::kEcP256));
+    ASSIGN_OR_RETURN(
+        Name ocsp_name,
+        ParseName(absl::StrCat("CN=OCSP responder,", FormatName(subject))));
+    ASSIGN_OR_RETURN(IssuedCertificate ocsp_cert,
+                     IssueOcspResponderCertificate(
+                         ocsp_name, ocsp_key.public_key_der,
+                         {now - absl::Minutes(1),
+                          now + absl::Hours(24 * std::min(days, 825))},
+                         CaContext{root.der, signer}));
+    RETURN_IF_ERROR(
+        tx.PutMeta(kOcspKeyKey, Base64Encode(ocsp_key.wrapped.RevealString())));
+    RETURN_IF_ERROR(tx.PutMeta(kOcspCertKey, Base64Encode(ocsp_cert.der)));
     RETURN_IF_ERROR(ceremony::SaveCustody(tx, kCustodyKey, custody.custody));
     RETURN_IF_ERROR(tx.PutMeta(kCertKey, Base64Encode(root.der)));
     RETURN_IF_ERROR(tx.PutMeta(kProfileKey, profile));
@@ -428,6 +448,83 @@ absl::StatusOr<std::string> Authority::IssueCrl(absl::string_view actor) {
         return absl::OkStatus();
       }));
   return crl;
+}
+
+absl::StatusOr<std::unique_ptr<OcspService>> OcspService::Open(
+    storage::Store& store, hsm::KeyStore& keys, const Clock& clock) {
+  std::unique_ptr<OcspService> svc(new OcspService(store, clock));
+  std::string wrapped_b64, cert_b64;
+  RETURN_IF_ERROR(store.Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(svc->ca_der_, LoadCaCert(tx));
+        ASSIGN_OR_RETURN(std::optional<std::string> k, tx.GetMeta(kOcspKeyKey));
+        ASSIGN_OR_RETURN(std::optional<std::string> c,
+                         tx.GetMeta(kOcspCertKey));
+        if (!k || !c)
+          return absl::FailedPreconditionError("the CA has no OCSP responder");
+        wrapped_b64 = *k;
+        cert_b64 = *c;
+        return absl::OkStatus();
+      }));
+  auto wrapped = Base64Decode(wrapped_b64);
+  auto cert = Base64Decode(cert_b64);
+  if (!wrapped.ok() || !cert.ok())
+    return absl::DataLossError("OCSP responder is malformed");
+  svc->responder_der_ = *cert;
+  ASSIGN_OR_RETURN(svc->key_, keys.Activate(crypto::KeyAlgorithm::kEcP256,
+                                            SecretBytes(*wrapped)));
+  // The responder's public key, from its certificate.
+  const auto* p = reinterpret_cast<const unsigned char*>(cert->data());
+  std::unique_ptr<X509, void (*)(X509*)> x509(
+      d2i_X509(nullptr, &p, cert->size()), X509_free);
+  if (!x509)
+    return absl::DataLossError("OCSP responder certificate does not parse");
+  unsigned char* spki = nullptr;
+  int len = i2d_PUBKEY(X509_get0_pubkey(x509.get()), &spki);
+  if (len <= 0)
+    return absl::DataLossError("OCSP responder key does not encode");
+  std::string spki_der(reinterpret_cast<char*>(spki), len);
+  OPENSSL_free(spki);
+  svc->signer_ = ActiveKeySigner(*svc->key_, spki_der);
+  return svc;
+}
+
+std::string OcspService::Answer(absl::string_view request_der) {
+  auto req = ParseOcspRequest(request_der);
+  if (!req.ok()) return OcspErrorResponse(OcspErrorStatus::kMalformedRequest);
+  absl::Time now = clock_.Now();
+  std::vector<SingleAnswer> answers;
+  absl::Status st =
+      store_.Transact(storage::TxMode::kReadOnly,
+                      [&](storage::Transaction& tx) -> absl::Status {
+                        for (const CertId& id : req->cert_ids) {
+                          SingleAnswer a{id, CertStatus::kUnknown};
+                          a.this_update = now;
+                          a.next_update = now + absl::Hours(24);
+                          // A CertID for another issuer, or hashed in a way we
+                          // do not support, is answered "unknown".
+                          auto ours = CertIdMatchesIssuer(id, ca_der_);
+                          if (ours.ok() && *ours) {
+                            auto cert = tx.GetCertificate(id.serial_hex);
+                            if (cert.ok()) {
+                              a.status = cert->revoked ? CertStatus::kRevoked
+                                                       : CertStatus::kGood;
+                              a.revocation_time = cert->revoked_at;
+                              a.reason = static_cast<CrlReason>(cert->reason);
+                            } else if (!absl::IsNotFound(cert.status())) {
+                              return cert.status();
+                            }
+                          }
+                          answers.push_back(a);
+                        }
+                        return absl::OkStatus();
+                      });
+  if (!st.ok()) return OcspErrorResponse(OcspErrorStatus::kInternalError);
+  auto resp = BuildOcspResponse(OcspResponder{responder_der_, *signer_},
+                                answers, req->nonce, now);
+  if (!resp.ok()) return OcspErrorResponse(OcspErrorStatus::kInternalError);
+  return *resp;
 }
 
 }  // namespace inkan::ca

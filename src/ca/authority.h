@@ -7,6 +7,9 @@
 //   ca.certificate  the CA certificate, base64 DER (a self-signed root)
 //   ca.profile      the certificate profile, canonical JSON
 //   ca.crl_number   the last CRL number; ca.crl the latest CRL (base64 DER)
+//   ca.ocsp.key     the delegated OCSP responder's key, wrapped under the
+//                   HSM's master KEK (OCSP answers while the CA key sleeps)
+//   ca.ocsp.cert    its certificate (base64 DER), issued at ca.init
 //
 // The CA key is active only inside an Authority object that was given k
 // valid shares (Activate) and only until Deactivate or destruction; the
@@ -24,6 +27,7 @@
 #include "audit/audit_log.h"
 #include "ca/certificate.h"
 #include "ca/crl.h"
+#include "ca/ocsp.h"
 #include "ceremony/quorum.h"
 #include "common/clock.h"
 #include "common/secret_bytes.h"
@@ -93,6 +97,29 @@ class Authority {
   const audit::AuditLog& log_;
   const Clock& clock_;
   std::unique_ptr<hsm::ActiveKey> active_;
+  std::unique_ptr<crypto::Signer> signer_;
+};
+
+// Answers OCSP requests (RFC 6960) with the delegated responder key: good,
+// revoked or unknown from the certificates table, the nonce echoed. Holds the
+// responder key active for its lifetime. Thread-safe.
+class OcspService {
+ public:
+  // FailedPrecondition before ca.init.
+  static absl::StatusOr<std::unique_ptr<OcspService>> Open(
+      storage::Store& store, hsm::KeyStore& keys, const Clock& clock);
+  // Always a DER OCSPResponse: malformedRequest for a bad request,
+  // internalError (and the error logged by the caller) if the store fails.
+  std::string Answer(absl::string_view request_der);
+
+ private:
+  OcspService(storage::Store& store, const Clock& clock)
+      : store_(store), clock_(clock) {}
+  storage::Store& store_;
+  const Clock& clock_;
+  std::string ca_der_;
+  std::string responder_der_;
+  std::unique_ptr<hsm::ActiveKey> key_;
   std::unique_ptr<crypto::Signer> signer_;
 };
 

@@ -1,5 +1,8 @@
 #include "cli/commands.h"
 
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 
@@ -7,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "api/ocsp_server.h"
 #include "audit/verifier.h"
 #include "ca/certificate.h"
 #include "ceremony/sealed_share.h"
@@ -609,6 +613,28 @@ absl::Status Crl(const std::string& data,
   ASSIGN_OR_RETURN(std::string der, inst->ca().IssueCrl("cli"));
   std::cout << ca::ToPem(der, "X509 CRL");
   return absl::OkStatus();
+}
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+}  // namespace
+
+absl::Status OcspServe(const std::string& data, const std::string& listen) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(auto ocsp, ca::OcspService::Open(inst->store(), inst->keys(),
+                                                    RealClock()));
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  return api::ServeOcsp(
+      listen, [&](absl::string_view req) { return ocsp->Answer(req); },
+      [](const std::string& where) {
+        std::cout << "listening on " << where
+                  << std::endl;  // flushed: tests wait for it
+      },
+      g_stop);
 }
 
 }  // namespace inkan::cli

@@ -97,6 +97,9 @@ absl::Status CertShow(const std::string& data, const std::string& serial);
 absl::Status Crl(const std::string& data,
                  const std::vector<std::string>& shares);
 
+// Serves OCSP over HTTP until SIGTERM/SIGINT; prints "listening on HOST:PORT".
+absl::Status OcspServe(const std::string& data, const std::string& listen);
+
 }  // namespace inkan::cli
 
 #endif  // INKAN_CLI_COMMANDS_H_

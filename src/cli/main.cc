@@ -281,6 +281,16 @@ int main(int argc, char** argv) {
   crl->add_option("--share", shares, "a custodian's text share file");
   crl->callback([&] { result = Crl(data, shares); });
 
+  std::string listen = "127.0.0.1:8080";
+  auto* ocsp =
+      app.add_subcommand("ocsp", "the OCSP responder")->require_subcommand(1);
+  auto* ocsp_serve =
+      ocsp->add_subcommand("serve", "answer OCSP over HTTP until SIGTERM");
+  data_opt(ocsp_serve);
+  ocsp_serve->add_option("--listen", listen,
+                         "HOST:PORT (default 127.0.0.1:8080; port 0 = any)");
+  ocsp_serve->callback([&] { result = OcspServe(data, listen); });
+
   auto* status = app.add_subcommand("status", "summary of the instance");
   data_opt(status);
   status->callback([&] { result = Status(data); });

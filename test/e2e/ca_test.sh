@@ -90,10 +90,41 @@ expect_rc 0 "… and accepts the one that is not revoked" -- \
 OUT=$("$INKAN" cert show --serial "$SERIAL")
 expect_out "revoked \(reason 1\)" "cert show says revoked (keyCompromise)"
 
+# OCSP over HTTP, answered by the delegated responder while the CA key sleeps.
+mkfifo "$WORK/ready"
+"$INKAN" ocsp serve --listen 127.0.0.1:0 > "$WORK/ready" 2>"$WORK/ocsp.err" &
+OCSP_PID=$!
+exec 3< "$WORK/ready"
+read -r -u 3 LINE
+ADDR=${LINE#listening on }
+[[ "$ADDR" =~ ^127\.0\.0\.1:[0-9]+$ ]] && ok "the OCSP responder listens ($ADDR)" || not_ok "ocsp: $LINE $(cat "$WORK/ocsp.err")"
+OUT=$(openssl ocsp -issuer "$WORK/root.pem" -cert "$WORK/erin2.pem" -url "http://$ADDR/ocsp" \
+        -CAfile "$WORK/root.pem" 2>&1)
+expect_out "Response verify OK" "openssl ocsp verifies the response (delegated responder, nonce)"
+expect_out "erin2.pem: good" "an unrevoked certificate is good"
+if echo "$OUT" | grep -q "WARNING: no nonce"; then not_ok "the nonce was not echoed"; else ok "the nonce is echoed"; fi
+OUT=$(openssl ocsp -issuer "$WORK/root.pem" -cert "$WORK/erin.pem" -url "http://$ADDR/ocsp" \
+        -CAfile "$WORK/root.pem" 2>&1)
+expect_out "erin.pem: revoked" "the revoked certificate is revoked"
+expect_out "Reason: keyCompromise" "… with its reason"
+OUT=$(openssl ocsp -issuer "$WORK/root.pem" -serial 0x1234567890 -url "http://$ADDR/ocsp" \
+        -CAfile "$WORK/root.pem" -no_nonce 2>&1)
+expect_out ": unknown" "a serial the CA never issued is unknown"
+OUT=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "http://$ADDR/ocsp" 2>&1)
+[ "$OUT" = 405 ] && ok "other HTTP methods are refused (405)" || not_ok "PUT gave $OUT"
+OUT=$(curl -s -X POST -H 'Content-Type: application/ocsp-request' --data-binary 'garbage' \
+        "http://$ADDR/ocsp" | openssl ocsp -respin /dev/stdin -resp_text -noverify 2>&1)
+expect_out "malformedrequest" "a malformed request gets malformedRequest"
+kill -TERM "$OCSP_PID"
+wait "$OCSP_PID"
+RC=$?
+exec 3<&-
+[ "$RC" = 0 ] && ok "the responder stops cleanly on SIGTERM" || not_ok "responder exit $RC: $(cat "$WORK/ocsp.err")"
+
 # The CA key never rests in the HSM: still only the three system keys.
 OBJ=$(SOFTHSM2_CONF=$D/hsm/softhsm2.conf pkcs11-tool --module "$SOFTHSM_LIB" --token-label inkan \
         --login --pin "$(cat "$D/hsm/user.pin")" --list-objects 2>/dev/null)
-[ "$(echo "$OBJ" | grep -c 'Key Object')" = 4 ] && ok "no CA key object rests on the token" \
+[ "$(echo "$OBJ" | grep -c 'Key Object')" = 4 ] && ok "no CA or responder key object rests on the token" \
   || not_ok "token objects: $OBJ"
 
 expect_rc 0 "the audit log verifies" -- "$INKAN" audit verify
