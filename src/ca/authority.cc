@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "audit/canonical_json.h"
 #include "ca/crl.h"
 #include "ca/name.h"
@@ -163,7 +164,7 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
   spec.execute = [&keys, &log, &clock](
                      storage::Transaction& tx, const ceremony::Params& p,
                      absl::string_view actor) -> absl::StatusOr<std::string> {
-    if (tx.GetMeta(kCustodyKey)->has_value()) {
+    if (ceremony::LoadCustody(tx, kCustodyKey).ok()) {
       return absl::AlreadyExistsError("the CA is already initialised");
     }
     ASSIGN_OR_RETURN(Name subject, ParseName(Get(p, "subject", "")));
@@ -237,6 +238,156 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
                         names.size(), " among ", absl::StrJoin(names, ", "));
   };
   ceremonies.Register(std::move(spec));
+
+  ceremony::OperationSpec rekey;
+  rekey.name = "ca.rekey";
+  rekey.summary =
+      "re-split the CA KEK among the active operators (quorum as threshold); "
+      "execute with "
+      "k current shares: ceremony execute --id ID --share F --share F";
+  rekey.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
+  rekey.execute = [](storage::Transaction&, const ceremony::Params&,
+                     absl::string_view) -> absl::StatusOr<std::string> {
+    return absl::InvalidArgumentError(
+        "ca.rekey needs the custodians' shares (--share)");
+  };
+  rekey.execute_with_inputs =
+      [&log](storage::Transaction& tx, const ceremony::Params&,
+             absl::string_view actor, const std::vector<SecretBytes>& inputs)
+      -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(ceremony::Custody current,
+                     ceremony::LoadCustody(tx, kCustodyKey));
+    std::vector<ceremony::Share> shares;
+    for (const SecretBytes& text : inputs) {
+      ASSIGN_OR_RETURN(ceremony::Share share, ceremony::DecodeShare(text));
+      RETURN_IF_ERROR(ceremony::CheckShare(current, share));
+      shares.push_back(std::move(share));
+    }
+    ASSIGN_OR_RETURN(auto ops, tx.ListOperators());
+    std::vector<storage::OperatorRecord> custodians;
+    for (auto& op : ops) {
+      if (op.active) custodians.push_back(std::move(op));
+    }
+    ASSIGN_OR_RETURN(std::optional<std::string> k_text,
+                     tx.GetMeta("ceremony.quorum"));
+    int k = 2;
+    if (k_text && !absl::SimpleAtoi(*k_text, &k))
+      return absl::DataLossError("bad quorum");
+    ASSIGN_OR_RETURN(ceremony::NewCustody next,
+                     ceremony::Reshare(current, shares, custodians, k));
+    if (!next.text_shares.empty()) {
+      return absl::FailedPreconditionError(
+          "every custodian needs a P-256 key to receive a sealed share");
+    }
+    RETURN_IF_ERROR(ceremony::SaveCustody(tx, kCustodyKey, next.custody));
+    std::vector<std::string> names;
+    for (const auto& c : custodians) names.push_back(c.name);
+    RETURN_IF_ERROR(
+        log.Append(tx, Event{"ca.rekey",
+                             {{"actor", std::string(actor)},
+                              {"old_share_set", current.set_id},
+                              {"share_set", next.custody.set_id},
+                              {"threshold", int64_t{k}},
+                              {"custodians", absl::StrJoin(names, ",")}}}));
+    return absl::StrCat("CA KEK re-split ", k, "-of-", names.size(), " among ",
+                        absl::StrJoin(names, ", "), "; the shares of set ",
+                        current.set_id, " are void");
+  };
+  ceremonies.Register(std::move(rekey));
+
+  ceremony::OperationSpec destroy;
+  destroy.name = "ca.destroy";
+  destroy.summary =
+      "destroy the CA key: its wrapped blob, the share split and the OCSP "
+      "responder key";
+  destroy.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
+  destroy.execute =
+      [&log, &clock](storage::Transaction& tx, const ceremony::Params&,
+                     absl::string_view actor) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(ceremony::Custody c,
+                     ceremony::LoadCustody(tx, kCustodyKey));
+    ASSIGN_OR_RETURN(std::optional<std::string> ocsp, tx.GetMeta(kOcspKeyKey));
+    std::vector<std::string> custodians;
+    for (const auto& s : c.shares) custodians.push_back(s.custodian);
+    std::string when = FormatRfc3339(clock.Now());
+    // Tombstones replace the blobs: the wrapped CA key and the responder key
+    // are gone from the live database, and the split's shares match nothing.
+    ASSIGN_OR_RETURN(std::string tomb,
+                     audit::CanonicalObject(std::vector<Field>{
+                         {"destroyed", when},
+                         {"share_set", c.set_id},
+                         {"custodians", absl::StrJoin(custodians, ",")}}));
+    RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, tomb));
+    RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
+    RETURN_IF_ERROR(tx.PutMeta("ca.destroyed", tomb));
+    RETURN_IF_ERROR(log.Append(
+        tx,
+        Event{
+            "ca.destroy",
+            {{"actor", std::string(actor)},
+             {"wrapped_ca_key_sha256", HexEncode(crypto::Sha256(c.wrapped))},
+             {"ca_public_key_sha256",
+              HexEncode(crypto::Sha256(c.public_key_der))},
+             {"share_set_voided", c.set_id},
+             {"custodians", absl::StrJoin(custodians, ",")},
+             {"ocsp_responder_key_removed", ocsp.has_value() && !ocsp->empty()},
+             {"hsm_objects_removed", int64_t{0}},
+             {"backups_removed", int64_t{0}}}}));
+    return absl::StrCat("CA key destroyed: wrapped key and share set ",
+                        c.set_id, " removed; custodians ",
+                        absl::StrJoin(custodians, ", "),
+                        " should now acknowledge (inkan ca destroy-ack)");
+  };
+  ceremonies.Register(std::move(destroy));
+}
+
+absl::StatusOr<std::string> Authority::DestructionMessage() {
+  std::string set_id;
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<std::string> tomb,
+                         tx.GetMeta("ca.destroyed"));
+        if (!tomb)
+          return absl::FailedPreconditionError("no CA key was destroyed");
+        ASSIGN_OR_RETURN(auto fields, audit::ParseFlatObject(*tomb));
+        for (const auto& f : fields) {
+          if (f.key == "share_set") set_id = std::get<std::string>(f.value);
+        }
+        return absl::OkStatus();
+      }));
+  return absl::StrCat("inkan.ca.destroyed.v1:", set_id);
+}
+
+absl::Status Authority::AcknowledgeDestruction(absl::string_view custodian,
+                                               absl::string_view signature) {
+  ASSIGN_OR_RETURN(std::string message, DestructionMessage());
+  return audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<std::string> tomb,
+                         tx.GetMeta("ca.destroyed"));
+        ASSIGN_OR_RETURN(auto fields,
+                         audit::ParseFlatObject(tomb.value_or("{}")));
+        std::string custodians;
+        for (const auto& f : fields) {
+          if (f.key == "custodians")
+            custodians = std::get<std::string>(f.value);
+        }
+        std::vector<std::string> names = absl::StrSplit(custodians, ',');
+        if (std::find(names.begin(), names.end(), custodian) == names.end()) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              custodian, " was not a custodian of the destroyed key"));
+        }
+        auto op = tx.GetOperator(custodian);
+        if (!op.ok())
+          return absl::PermissionDeniedError(
+              absl::StrCat(custodian, " is unknown"));
+        RETURN_IF_ERROR(ceremony::VerifyOperatorSignature(op->public_key,
+                                                          message, signature));
+        return log_.Append(tx, Event{"ca.destroy.ack",
+                                     {{"custodian", std::string(custodian)},
+                                      {"message", message}}});
+      });
 }
 
 absl::StatusOr<CaStatus> Authority::Status() {
@@ -299,8 +450,12 @@ absl::Status Authority::Activate(const std::vector<SecretBytes>& share_texts,
       storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
         auto c = ceremony::LoadCustody(tx, kCustodyKey);
         if (absl::IsNotFound(c.status())) {
+          ASSIGN_OR_RETURN(std::optional<std::string> tomb,
+                           tx.GetMeta("ca.destroyed"));
           return absl::FailedPreconditionError(
-              "the CA is not initialised (propose the ca.init ceremony)");
+              tomb
+                  ? std::string(c.status().message())
+                  : "the CA is not initialised (propose the ca.init ceremony)");
         }
         RETURN_IF_ERROR(c.status());
         custody = *std::move(c);
@@ -461,8 +616,10 @@ absl::StatusOr<std::unique_ptr<OcspService>> OcspService::Open(
         ASSIGN_OR_RETURN(std::optional<std::string> k, tx.GetMeta(kOcspKeyKey));
         ASSIGN_OR_RETURN(std::optional<std::string> c,
                          tx.GetMeta(kOcspCertKey));
-        if (!k || !c)
-          return absl::FailedPreconditionError("the CA has no OCSP responder");
+        if (!k || !c || k->empty()) {
+          return absl::FailedPreconditionError(
+              "the CA has no OCSP responder (not made, or destroyed)");
+        }
         wrapped_b64 = *k;
         cert_b64 = *c;
         return absl::OkStatus();

@@ -36,7 +36,12 @@
 
 namespace inkan::ca {
 
-// Registers "ca.init" (params: subject, alg (default ec-p256), days (root
+// Registers "ca.init", "ca.rekey" (k custodians' shares given at execution;
+// the KEK is re-split among the active operators with the current quorum, the
+// CA key stays, the old shares become void) and "ca.destroy" (the CA key's
+// custody and the responder key are removed, the shares are void, and the
+// destruction record is logged; custodians then acknowledge it).
+// "ca.init" params: subject, alg (default ec-p256), days (root
 // validity, default 3650), ee_days (default 365), ocsp_url, crl_url,
 // ca_issuers_url (optional)). Executing it splits a fresh CA KEK among all
 // active operators with the current quorum as threshold, each share sealed to
@@ -67,6 +72,14 @@ class Authority {
   absl::StatusOr<std::string> CaCertificate();
   // The share sealed to `custodian`'s key. NotFound for a non-custodian.
   absl::StatusOr<std::string> SealedShareFor(absl::string_view custodian);
+
+  // A custodian acknowledges the destruction of the CA key: their signature
+  // over DestructionMessage(set_id). FailedPrecondition if nothing was
+  // destroyed; PermissionDenied for a non-custodian or a bad signature.
+  absl::Status AcknowledgeDestruction(absl::string_view custodian,
+                                      absl::string_view signature);
+  // The message custodians sign; FailedPrecondition if nothing was destroyed.
+  absl::StatusOr<std::string> DestructionMessage();
 
   // Activates the CA key from share texts (DecodeShare form). Each share is
   // checked at entry; a bad one is named (InvalidArgument). Logged, also when

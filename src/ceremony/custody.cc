@@ -166,6 +166,11 @@ absl::StatusOr<Custody> LoadCustody(storage::Transaction& tx,
     if (auto* s = std::get_if<std::string>(&f.value)) m[f.key] = *s;
     if (auto* i = std::get_if<int64_t>(&f.value)) m[f.key] = absl::StrCat(*i);
   }
+  if (m.count("destroyed")) {
+    return absl::NotFoundError(
+        absl::StrCat("the key in custody under ", key, " was destroyed at ",
+                     m["destroyed"], "; its shares are void"));
+  }
   Custody c;
   auto alg = crypto::ParseKeyAlgorithm(m["alg"]);
   auto pub = Base64Decode(m["public_key"]);

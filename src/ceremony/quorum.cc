@@ -548,8 +548,9 @@ absl::StatusOr<RequestStatus> Ceremonies::Status(absl::string_view id) {
   return out;
 }
 
-absl::StatusOr<std::string> Ceremonies::Execute(absl::string_view id,
-                                                absl::string_view actor) {
+absl::StatusOr<std::string> Ceremonies::Execute(
+    absl::string_view id, absl::string_view actor,
+    const std::vector<SecretBytes>& inputs) {
   absl::Status outcome;
   std::string result;
   absl::Status st = audit::RunAudited(
@@ -587,7 +588,15 @@ absl::StatusOr<std::string> Ceremonies::Execute(absl::string_view id,
                 "this inkan does not know operation ", req.operation));
           }
           RETURN_IF_ERROR(spec->validate(checked.params));
-          ASSIGN_OR_RETURN(result, spec->execute(tx, checked.params, actor));
+          if (spec->execute_with_inputs) {
+            ASSIGN_OR_RETURN(result, spec->execute_with_inputs(
+                                         tx, checked.params, actor, inputs));
+          } else if (!inputs.empty()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                req.operation, " takes no shares or other inputs"));
+          } else {
+            ASSIGN_OR_RETURN(result, spec->execute(tx, checked.params, actor));
+          }
           RETURN_IF_ERROR(
               tx.CloseCeremonyRequest(id, "executed", clock_.Now(), result));
           return log_.Append(

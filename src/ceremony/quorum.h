@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "audit/audit_log.h"
 #include "common/clock.h"
+#include "common/secret_bytes.h"
 #include "storage/store.h"
 
 namespace inkan::ceremony {
@@ -48,6 +49,13 @@ struct OperationSpec {
   std::function<absl::StatusOr<std::string>(
       storage::Transaction&, const Params&, absl::string_view actor)>
       execute;
+  // For operations that need secrets brought to the execution (custodians'
+  // shares for a rekey): used instead of `execute` when set. The inputs are
+  // never stored or logged.
+  std::function<absl::StatusOr<std::string>(
+      storage::Transaction&, const Params&, absl::string_view actor,
+      const std::vector<SecretBytes>& inputs)>
+      execute_with_inputs;
 };
 
 // What `inkan ceremony status` shows.
@@ -119,8 +127,10 @@ class Ceremonies {
   // before expiry, under the configuration it names. Returns the outcome.
   // FailedPrecondition (logged) when any of that does not hold, or when it
   // already ran.
-  absl::StatusOr<std::string> Execute(absl::string_view id,
-                                      absl::string_view actor);
+  // `inputs` (e.g. custodians' shares) go to operations that take them.
+  absl::StatusOr<std::string> Execute(
+      absl::string_view id, absl::string_view actor,
+      const std::vector<SecretBytes>& inputs = {});
 
  private:
   struct Checked {

@@ -478,9 +478,17 @@ absl::Status CeremonyShow(const std::string& data, const std::string& id) {
   return absl::OkStatus();
 }
 
-absl::Status CeremonyExecute(const std::string& data, const std::string& id) {
+absl::Status CeremonyExecute(const std::string& data, const std::string& id,
+                             const std::vector<std::string>& share_files) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
-  ASSIGN_OR_RETURN(std::string outcome, inst->ceremonies().Execute(id, "cli"));
+  std::vector<SecretBytes> inputs;
+  for (const std::string& f : share_files) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(f));
+    inputs.emplace_back(text);
+    CleanseMemory(text.data(), text.size());
+  }
+  ASSIGN_OR_RETURN(std::string outcome,
+                   inst->ceremonies().Execute(id, "cli", inputs));
   Out(absl::StrCat("executed: ", outcome));
   return absl::OkStatus();
 }
@@ -612,6 +620,18 @@ absl::Status Crl(const std::string& data,
   RETURN_IF_ERROR(ActivateCa(*inst, shares));
   ASSIGN_OR_RETURN(std::string der, inst->ca().IssueCrl("cli"));
   std::cout << ca::ToPem(der, "X509 CRL");
+  return absl::OkStatus();
+}
+
+absl::Status CaDestroyAck(const std::string& data,
+                          const OperatorSignature& sig) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string message, inst->ca().DestructionMessage());
+  ASSIGN_OR_RETURN(std::string signature, OperatorSign(sig, message));
+  RETURN_IF_ERROR(
+      inst->ca().AcknowledgeDestruction(sig.operator_name, signature));
+  Out(absl::StrCat(sig.operator_name, " acknowledged the destruction (",
+                   message, ")"));
   return absl::OkStatus();
 }
 

@@ -72,7 +72,8 @@ absl::Status CeremonyCancel(const std::string& data, const std::string& id,
 absl::Status CeremonyStatus(const std::string& data, const std::string& id);
 // Prints a request's canonical bytes exactly (what operators sign).
 absl::Status CeremonyShow(const std::string& data, const std::string& id);
-absl::Status CeremonyExecute(const std::string& data, const std::string& id);
+absl::Status CeremonyExecute(const std::string& data, const std::string& id,
+                             const std::vector<std::string>& share_files = {});
 
 // The CA. `shares` are files holding custodians' text shares.
 struct CaInitArgs {
@@ -98,6 +99,9 @@ absl::Status Crl(const std::string& data,
                  const std::vector<std::string>& shares);
 
 // Serves OCSP over HTTP until SIGTERM/SIGINT; prints "listening on HOST:PORT".
+// A custodian acknowledges the destruction of the CA key.
+absl::Status CaDestroyAck(const std::string& data,
+                          const OperatorSignature& sig);
 absl::Status OcspServe(const std::string& data, const std::string& listen);
 
 }  // namespace inkan::cli

@@ -203,7 +203,11 @@ int main(int argc, char** argv) {
       cer->add_subcommand("execute", "run a request that has its quorum");
   data_opt(execute);
   execute->add_option("--id", id, "request id")->required();
-  execute->callback([&] { result = CeremonyExecute(data, id); });
+  std::vector<std::string> exec_shares;
+  execute->add_option("--share", exec_shares,
+                      "a custodian's text share file, for operations that need "
+                      "them (ca.rekey)");
+  execute->callback([&] { result = CeremonyExecute(data, id, exec_shares); });
 
   // ---- the CA ----
   auto* ca_cmd = app.add_subcommand("ca", "the CA key and certificate")
@@ -248,6 +252,12 @@ int main(int argc, char** argv) {
   ca_open->add_option("--in", sealed_file, "the sealed share")->required();
   ca_open->add_option("--key", key_file, "your PEM private key")->required();
   ca_open->callback([&] { result = CaOpenShare(sealed_file, key_file); });
+
+  auto* ca_ack = ca_cmd->add_subcommand(
+      "destroy-ack", "a custodian acknowledges the CA key's destruction");
+  data_opt(ca_ack);
+  sig_opts(ca_ack, true);
+  ca_ack->callback([&] { result = CaDestroyAck(data, sig); });
 
   std::vector<std::string> shares;
   std::string serial, reason = "unspecified", subject;

@@ -127,9 +127,46 @@ OBJ=$(SOFTHSM2_CONF=$D/hsm/softhsm2.conf pkcs11-tool --module "$SOFTHSM_LIB" --t
 [ "$(echo "$OBJ" | grep -c 'Key Object')" = 4 ] && ok "no CA or responder key object rests on the token" \
   || not_ok "token objects: $OBJ"
 
+# Rekey: new shares for the same CA key; the old ones are void.
+RK=$("$INKAN" ceremony propose ca.rekey --operator alice --key "$K/alice.key" | sed -n 's/^request //p')
+"$INKAN" ceremony approve --id "$RK" --operator bob --key "$K/bob.key" >/dev/null
+expect_rc 7 "ca.rekey without shares is refused" -- "$INKAN" ceremony execute --id "$RK"
+expect_out "2 are needed" "… saying how many shares it needs"
+expect_rc 0 "ca.rekey with 2 current shares" -- \
+  "$INKAN" ceremony execute --id "$RK" --share "$WORK/alice.share" --share "$WORK/bob.share"
+expect_out "are void" "… voids the old split"
+expect_rc 2 "old shares no longer activate the CA" -- \
+  "$INKAN" cert issue --credential "$CRED" --share "$WORK/alice.share" --share "$WORK/carol.share"
+expect_out "voided" "… and say they were voided"
+for who in alice bob carol; do
+  "$INKAN" ca share --custodian "$who" > "$WORK/$who.sealed2"
+  "$INKAN" ca open-share --in "$WORK/$who.sealed2" --key "$K/$who.key" > "$WORK/$who.share2"
+done
+OUT=$("$INKAN" cert issue --credential "$CRED" --share "$WORK/bob.share2" --share "$WORK/carol.share2")
+echo "$OUT" | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' > "$WORK/erin3.pem"
+expect_rc 0 "new shares issue a certificate that verifies against the same root" -- \
+  openssl verify -CAfile "$WORK/root.pem" "$WORK/erin3.pem"
+
+# Destroy: the key, the split and the responder key go; custodians acknowledge.
+DS=$("$INKAN" ceremony propose ca.destroy --operator carol --key "$K/carol.key" | sed -n 's/^request //p')
+"$INKAN" ceremony approve --id "$DS" --operator alice --key "$K/alice.key" >/dev/null
+expect_rc 0 "ca.destroy runs with the quorum" -- "$INKAN" ceremony execute --id "$DS"
+expect_rc 7 "after destroy, the shares activate nothing" -- \
+  "$INKAN" cert issue --credential "$CRED" --share "$WORK/bob.share2" --share "$WORK/carol.share2"
+expect_out "destroyed" "… because the key was destroyed"
+expect_rc 7 "after destroy, the OCSP responder key is gone" -- "$INKAN" ocsp serve --listen 127.0.0.1:0
+OUT=$(sqlite3 "$D/inkan.db" "SELECT value FROM meta WHERE key IN ('ca.custody','ca.ocsp.key')")
+if echo "$OUT" | grep -q '"wrapped"'; then not_ok "a wrapped key is still stored"; else ok "no wrapped CA or responder key remains in the database"; fi
+expect_rc 6 "a destruction acknowledgement with the wrong key is refused" -- \
+  "$INKAN" ca destroy-ack --operator bob --key "$K/alice.key"
+for who in alice bob carol; do
+  expect_rc 0 "$who acknowledges the destruction" -- "$INKAN" ca destroy-ack --operator "$who" --key "$K/$who.key"
+done
+
 expect_rc 0 "the audit log verifies" -- "$INKAN" audit verify
 OUT=$("$INKAN" audit show --count 1000)
-for ev in ca.init ca.activate ca.activate.refused cert.issue cert.revoke crl.issue; do
+for ev in ca.init ca.activate ca.activate.refused cert.issue cert.revoke crl.issue ca.rekey \
+          ca.destroy ca.destroy.ack; do
   expect_out "\"type\":\"$ev\"" "$ev is on the audit log"
 done
 finish
