@@ -3,6 +3,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -295,6 +296,64 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
   };
   ceremonies.Register(std::move(rekey));
 
+  ceremony::OperationSpec restore;
+  restore.name = "ca.restore";
+  restore.summary =
+      "restore the CA from a backup bundle into an instance without a CA: "
+      "bundle (base64 of "
+      "`inkan ca backup`); the original custodians' shares then activate it";
+  restore.validate = [](const ceremony::Params& p) -> absl::Status {
+    auto bundle = Base64Decode(Get(p, "bundle", ""));
+    if (!bundle.ok() || bundle->empty()) {
+      return absl::InvalidArgumentError(
+          "bundle must be the base64 of a CA backup bundle");
+    }
+    return audit::ParseFlatObject(*bundle).status();
+  };
+  restore.execute =
+      [&log](storage::Transaction& tx, const ceremony::Params& p,
+             absl::string_view actor) -> absl::StatusOr<std::string> {
+    if (ceremony::LoadCustody(tx, kCustodyKey).ok()) {
+      return absl::AlreadyExistsError("this instance already has a CA");
+    }
+    ASSIGN_OR_RETURN(std::string bundle, Base64Decode(Get(p, "bundle", "")));
+    ASSIGN_OR_RETURN(auto fields, audit::ParseFlatObject(bundle));
+    std::map<std::string, std::string> m;
+    for (const auto& f : fields) {
+      if (auto* s = std::get_if<std::string>(&f.value)) m[f.key] = *s;
+    }
+    if (m["type"] != "inkan.ca.backup.v1") {
+      return absl::InvalidArgumentError("not an inkan CA backup bundle");
+    }
+    // The custody record goes back under its own key, then must load.
+    RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, m["custody"]));
+    ASSIGN_OR_RETURN(ceremony::Custody c,
+                     ceremony::LoadCustody(tx, kCustodyKey));
+    RETURN_IF_ERROR(tx.PutMeta(kCertKey, m["certificate"]));
+    RETURN_IF_ERROR(tx.PutMeta(kProfileKey, m["profile"]));
+    RETURN_IF_ERROR(tx.PutMeta(kOcspCertKey, m["ocsp_certificate"]));
+    // The responder key was wrapped under the old HSM's master KEK: a new
+    // responder needs the CA key, so OCSP waits for a re-issue (ca.init's
+    // successor ceremony); the CRL number continues from the bundle.
+    RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
+    RETURN_IF_ERROR(tx.PutMeta(
+        kCrlNumberKey, m["crl_number"].empty() ? "0" : m["crl_number"]));
+    auto der = Base64Decode(m["certificate"]);
+    if (!der.ok())
+      return absl::InvalidArgumentError(
+          "the bundle's CA certificate is malformed");
+    RETURN_IF_ERROR(log.Append(
+        tx, Event{"ca.restore",
+                  {{"actor", std::string(actor)},
+                   {"share_set", c.set_id},
+                   {"certificate_sha256", HexEncode(crypto::Sha256(*der))},
+                   {"bundle_sha256", HexEncode(crypto::Sha256(bundle))}}}));
+    return absl::StrCat("CA restored (share set ", c.set_id,
+                        "); activate it with ", c.threshold,
+                        " of the original custodians' shares");
+  };
+  ceremonies.Register(std::move(restore));
+
   ceremony::OperationSpec destroy;
   destroy.name = "ca.destroy";
   destroy.summary =
@@ -339,6 +398,38 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
                         " should now acknowledge (inkan ca destroy-ack)");
   };
   ceremonies.Register(std::move(destroy));
+}
+
+absl::StatusOr<std::string> Authority::BackupBundle(absl::string_view actor) {
+  std::string bundle;
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(ceremony::Custody c,
+                         ceremony::LoadCustody(tx, kCustodyKey));
+        auto get = [&](absl::string_view k) -> absl::StatusOr<std::string> {
+          ASSIGN_OR_RETURN(std::optional<std::string> v, tx.GetMeta(k));
+          return v.value_or("");
+        };
+        ASSIGN_OR_RETURN(std::string custody, get(kCustodyKey));
+        ASSIGN_OR_RETURN(std::string cert, get(kCertKey));
+        ASSIGN_OR_RETURN(std::string profile, get(kProfileKey));
+        ASSIGN_OR_RETURN(std::string ocsp_cert, get(kOcspCertKey));
+        ASSIGN_OR_RETURN(std::string crl_number, get(kCrlNumberKey));
+        ASSIGN_OR_RETURN(bundle, audit::CanonicalObject(std::vector<Field>{
+                                     {"type", "inkan.ca.backup.v1"},
+                                     {"custody", custody},
+                                     {"certificate", cert},
+                                     {"profile", profile},
+                                     {"ocsp_certificate", ocsp_cert},
+                                     {"crl_number", crl_number}}));
+        return log_.Append(
+            tx, Event{"ca.backup",
+                      {{"actor", std::string(actor)},
+                       {"form", "shares"},
+                       {"share_set", c.set_id},
+                       {"bundle_sha256", HexEncode(crypto::Sha256(bundle))}}});
+      }));
+  return bundle;
 }
 
 absl::StatusOr<std::string> Authority::DestructionMessage() {

@@ -73,6 +73,13 @@ class Authority {
   // The share sealed to `custodian`'s key. NotFound for a non-custodian.
   absl::StatusOr<std::string> SealedShareFor(absl::string_view custodian);
 
+  // The CA's backup bundle: canonical JSON with the custody record (the CA key
+  // wrapped under the split KEK, commitments, sealed shares), the CA and
+  // responder certificates and the profile. It holds no secret: without k
+  // custodians' shares it unwraps nothing. Restore it into an empty instance
+  // with the "ca.restore" ceremony (param bundle = its base64).
+  absl::StatusOr<std::string> BackupBundle(absl::string_view actor);
+
   // A custodian acknowledges the destruction of the CA key: their signature
   // over DestructionMessage(set_id). FailedPrecondition if nothing was
   // destroyed; PermissionDenied for a non-custodian or a bad signature.

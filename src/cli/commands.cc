@@ -623,6 +623,25 @@ absl::Status Crl(const std::string& data,
   return absl::OkStatus();
 }
 
+absl::Status CaBackup(const std::string& data, const std::string& out_file) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string bundle, inst->ca().BackupBundle("cli"));
+  RETURN_IF_ERROR(WriteFileAtomic(out_file, bundle, 0644));
+  Out(absl::StrCat("CA backup bundle written to ", out_file, " (SHA-256 ",
+                   HexEncode(crypto::Sha256(bundle)),
+                   "); it holds no secret: k shares restore it"));
+  return absl::OkStatus();
+}
+
+absl::Status CaRestore(const std::string& data, const std::string& in_file,
+                       const OperatorSignature& proposer) {
+  ASSIGN_OR_RETURN(std::string bundle, ReadFile(in_file));
+  Out("proposing the ca.restore ceremony:");
+  return CeremonyPropose(data, "ca.restore",
+                         {absl::StrCat("bundle=", Base64Encode(bundle))}, "24h",
+                         proposer);
+}
+
 absl::Status CaDestroyAck(const std::string& data,
                           const OperatorSignature& sig) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));

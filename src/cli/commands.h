@@ -99,6 +99,11 @@ absl::Status Crl(const std::string& data,
                  const std::vector<std::string>& shares);
 
 // Serves OCSP over HTTP until SIGTERM/SIGINT; prints "listening on HOST:PORT".
+// Writes the CA backup bundle (no secret; see ca::Authority::BackupBundle).
+absl::Status CaBackup(const std::string& data, const std::string& out_file);
+// Proposes ca.restore with the bundle in `in_file`.
+absl::Status CaRestore(const std::string& data, const std::string& in_file,
+                       const OperatorSignature& proposer);
 // A custodian acknowledges the destruction of the CA key.
 absl::Status CaDestroyAck(const std::string& data,
                           const OperatorSignature& sig);

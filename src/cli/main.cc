@@ -259,6 +259,20 @@ int main(int argc, char** argv) {
   sig_opts(ca_ack, true);
   ca_ack->callback([&] { result = CaDestroyAck(data, sig); });
 
+  std::string bundle_file;
+  auto* ca_backup = ca_cmd->add_subcommand(
+      "backup", "write the CA backup bundle (no secret)");
+  data_opt(ca_backup);
+  ca_backup->add_option("--out", bundle_file, "file to write")->required();
+  ca_backup->callback([&] { result = CaBackup(data, bundle_file); });
+  auto* ca_restore = ca_cmd->add_subcommand(
+      "restore",
+      "propose ca.restore of a backup bundle into this (CA-less) instance");
+  data_opt(ca_restore);
+  ca_restore->add_option("--in", bundle_file, "the bundle")->required();
+  sig_opts(ca_restore, false);
+  ca_restore->callback([&] { result = CaRestore(data, bundle_file, sig); });
+
   std::vector<std::string> shares;
   std::string serial, reason = "unspecified", subject;
   auto* cert =

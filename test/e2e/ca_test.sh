@@ -127,6 +127,35 @@ OBJ=$(SOFTHSM2_CONF=$D/hsm/softhsm2.conf pkcs11-tool --module "$SOFTHSM_LIB" --t
 [ "$(echo "$OBJ" | grep -c 'Key Object')" = 4 ] && ok "no CA or responder key object rests on the token" \
   || not_ok "token objects: $OBJ"
 
+# Backup as a bundle (no secret), restored into an empty instance with its own
+# HSM token; the original custodians' shares then sign under the original root.
+expect_rc 0 "ca backup writes the bundle" -- "$INKAN" ca backup --out "$WORK/ca-bundle.json"
+if grep -qi "PRIVATE KEY\|inkan-share1" "$WORK/ca-bundle.json"; then not_ok "the bundle holds a secret"; \
+  else ok "the bundle holds no private key and no share"; fi
+D2=$WORK/restored
+(
+  export INKAN_DATA=$D2
+  "$INKAN" init --quorum 2 --policy argon2.m_cost_kib=1024 --policy argon2.t_cost=1 >/dev/null
+  "$INKAN" operator add alice --public-key "$K/alice.pub" >/dev/null
+  "$INKAN" operator add bob --public-key "$K/bob.pub" >/dev/null
+  "$INKAN" ca restore --in "$WORK/ca-bundle.json" --operator alice --key "$K/alice.key" \
+    | sed -n 's/^request //p' > "$WORK/restore.id"
+  "$INKAN" ceremony approve --id "$(cat "$WORK/restore.id")" --operator bob --key "$K/bob.key" >/dev/null
+  "$INKAN" ceremony execute --id "$(cat "$WORK/restore.id")" > "$WORK/restore.out" 2>&1
+  echo 135790 | "$INKAN" user add frank >/dev/null
+  echo 135790 | "$INKAN" credential create --user frank --alg ec-p256 > "$WORK/frank.id"
+  "$INKAN" cert issue --credential "$(cat "$WORK/frank.id")" \
+    --share "$WORK/alice.share" --share "$WORK/bob.share" > "$WORK/frank.out" 2>&1
+  "$INKAN" audit verify > "$WORK/restore.audit" 2>&1
+)
+grep -q "CA restored" "$WORK/restore.out" && ok "ca.restore runs in an empty instance" \
+  || not_ok "restore: $(cat "$WORK/restore.out")"
+sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$WORK/frank.out" > "$WORK/frank.pem"
+expect_rc 0 "the restored CA, activated by the original shares, signs under the original root" -- \
+  openssl verify -CAfile "$WORK/root.pem" "$WORK/frank.pem"
+grep -q "intact" "$WORK/restore.audit" && ok "the restored instance's log verifies" \
+  || not_ok "restored log: $(cat "$WORK/restore.audit")"
+
 # Rekey: new shares for the same CA key; the old ones are void.
 RK=$("$INKAN" ceremony propose ca.rekey --operator alice --key "$K/alice.key" | sed -n 's/^request //p')
 "$INKAN" ceremony approve --id "$RK" --operator bob --key "$K/bob.key" >/dev/null
@@ -165,8 +194,8 @@ done
 
 expect_rc 0 "the audit log verifies" -- "$INKAN" audit verify
 OUT=$("$INKAN" audit show --count 1000)
-for ev in ca.init ca.activate ca.activate.refused cert.issue cert.revoke crl.issue ca.rekey \
-          ca.destroy ca.destroy.ack; do
+for ev in ca.init ca.activate ca.activate.refused cert.issue cert.revoke crl.issue ca.backup \
+          ca.rekey ca.destroy ca.destroy.ack; do
   expect_out "\"type\":\"$ev\"" "$ev is on the audit log"
 done
 finish
