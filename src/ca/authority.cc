@@ -72,14 +72,26 @@ absl::StatusOr<int> Days(const ceremony::Params& p, absl::string_view key,
   return days;
 }
 
-absl::StatusOr<std::string> SaveProfile(const ceremony::Params& p) {
-  ASSIGN_OR_RETURN(int ee_days, Days(p, "ee_days", 365));
-  CertProfile profile;
+// The profile as stored: `base` overridden by whatever `p` names.
+absl::StatusOr<std::string> SaveProfile(
+    const ceremony::Params& p, const CertProfile& base = CertProfile()) {
+  int default_days =
+      static_cast<int>(absl::ToInt64Hours(base.max_validity) / 24);
+  ASSIGN_OR_RETURN(int ee_days, Days(p, "ee_days", default_days));
+  CertProfile profile = base;
+  profile.max_validity = absl::Hours(24 * ee_days);
+  profile.ocsp_url = Get(p, "ocsp_url", base.ocsp_url);
+  profile.crl_url = Get(p, "crl_url", base.crl_url);
+  profile.ca_issuers_url = Get(p, "ca_issuers_url", base.ca_issuers_url);
+  profile.hsm_key_policy_oid = Get(p, "hsm_policy", base.hsm_key_policy_oid);
+  profile.provisional_key_policy_oid =
+      Get(p, "provisional_policy", base.provisional_key_policy_oid);
+  RETURN_IF_ERROR(CheckProfile(profile));
   return audit::CanonicalObject(std::vector<Field>{
       {"ee_days", int64_t{ee_days}},
-      {"ocsp_url", Get(p, "ocsp_url", "")},
-      {"crl_url", Get(p, "crl_url", "")},
-      {"ca_issuers_url", Get(p, "ca_issuers_url", "")},
+      {"ocsp_url", profile.ocsp_url},
+      {"crl_url", profile.crl_url},
+      {"ca_issuers_url", profile.ca_issuers_url},
       {"hsm_policy", profile.hsm_key_policy_oid},
       {"provisional_policy", profile.provisional_key_policy_oid}});
 }
@@ -295,6 +307,41 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
                         current.set_id, " are void");
   };
   ceremonies.Register(std::move(rekey));
+
+  ceremony::OperationSpec profile_op;
+  profile_op.name = "ca.profile";
+  profile_op.summary =
+      "change the certificate profile: any of ee_days, ocsp_url, crl_url, "
+      "ca_issuers_url, "
+      "hsm_policy, provisional_policy";
+  profile_op.validate = [](const ceremony::Params& p) -> absl::Status {
+    if (p.empty())
+      return absl::InvalidArgumentError("name at least one profile field");
+    for (const Field& f : p) {
+      if (f.key != "ee_days" && f.key != "ocsp_url" && f.key != "crl_url" &&
+          f.key != "ca_issuers_url" && f.key != "hsm_policy" &&
+          f.key != "provisional_policy") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown profile field '", f.key, "'"));
+      }
+    }
+    return SaveProfile(p).status();
+  };
+  profile_op.execute =
+      [&log](storage::Transaction& tx, const ceremony::Params& p,
+             absl::string_view actor) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(CertProfile current, LoadProfile(tx));
+    ASSIGN_OR_RETURN(std::optional<std::string> old, tx.GetMeta(kProfileKey));
+    ASSIGN_OR_RETURN(std::string next, SaveProfile(p, current));
+    RETURN_IF_ERROR(tx.PutMeta(kProfileKey, next));
+    RETURN_IF_ERROR(log.Append(tx, Event{"config.change",
+                                         {{"actor", std::string(actor)},
+                                          {"key", "ca.profile"},
+                                          {"old", old.value_or("")},
+                                          {"new", next}}}));
+    return absl::StrCat("certificate profile is now ", next);
+  };
+  ceremonies.Register(std::move(profile_op));
 
   ceremony::OperationSpec restore;
   restore.name = "ca.restore";

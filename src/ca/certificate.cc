@@ -162,22 +162,6 @@ absl::Status CheckUrl(absl::string_view what, absl::string_view url) {
   return absl::OkStatus();
 }
 
-absl::Status CheckProfile(const CertProfile& p) {
-  if (p.max_validity <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("profile: max_validity must be positive");
-  }
-  RETURN_IF_ERROR(
-      internal::ParseOid("profile: hsm_key_policy_oid", p.hsm_key_policy_oid)
-          .status());
-  RETURN_IF_ERROR(internal::ParseOid("profile: provisional_key_policy_oid",
-                                     p.provisional_key_policy_oid)
-                      .status());
-  RETURN_IF_ERROR(CheckUrl("profile: ocsp_url", p.ocsp_url));
-  RETURN_IF_ERROR(CheckUrl("profile: ca_issuers_url", p.ca_issuers_url));
-  RETURN_IF_ERROR(CheckUrl("profile: crl_url", p.crl_url));
-  return absl::OkStatus();
-}
-
 // --- Extensions ----------------------------------------------------------
 
 absl::StatusOr<std::string> BasicConstraints(bool ca) {
@@ -374,6 +358,22 @@ absl::StatusOr<CheckedSubject> CheckSubject(const Name& subject,
 }
 
 }  // namespace
+
+absl::Status CheckProfile(const CertProfile& p) {
+  if (p.max_validity <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("profile: max_validity must be positive");
+  }
+  RETURN_IF_ERROR(
+      internal::ParseOid("profile: hsm_key_policy_oid", p.hsm_key_policy_oid)
+          .status());
+  RETURN_IF_ERROR(internal::ParseOid("profile: provisional_key_policy_oid",
+                                     p.provisional_key_policy_oid)
+                      .status());
+  RETURN_IF_ERROR(CheckUrl("profile: ocsp_url", p.ocsp_url));
+  RETURN_IF_ERROR(CheckUrl("profile: ca_issuers_url", p.ca_issuers_url));
+  RETURN_IF_ERROR(CheckUrl("profile: crl_url", p.crl_url));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<IssuedCertificate> IssueRootCertificate(
     const Name& subject, const Validity& validity, const crypto::Signer& ca) {

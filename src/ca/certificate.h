@@ -68,6 +68,10 @@ struct CertProfile {
   std::string crl_url;
 };
 
+// InvalidArgument naming the field if a profile is unusable (policy OIDs,
+// http(s) URLs, a positive validity).
+absl::Status CheckProfile(const CertProfile& profile);
+
 enum class KeyProtection { kHsm, kProvisionalSoftware };
 
 struct IssueRequest {

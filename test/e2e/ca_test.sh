@@ -176,6 +176,23 @@ echo "$OUT" | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' > "$WORK/erin3.pem
 expect_rc 0 "new shares issue a certificate that verifies against the same root" -- \
   openssl verify -CAfile "$WORK/root.pem" "$WORK/erin3.pem"
 
+# The profile changes only by ceremony, and bad values are refused up front.
+expect_rc 2 "a profile with a non-http URL is refused at proposal" -- \
+  "$INKAN" ceremony propose ca.profile --param ocsp_url=ftp://ocsp.example/
+PR=$("$INKAN" ceremony propose ca.profile --param ocsp_url=http://ocsp2.example.jp/ --param ee_days=30 \
+       --operator alice --key "$K/alice.key" | sed -n 's/^request //p')
+"$INKAN" ceremony approve --id "$PR" --operator carol --key "$K/carol.key" >/dev/null
+expect_rc 0 "ca.profile runs with the quorum" -- "$INKAN" ceremony execute --id "$PR"
+OUT=$("$INKAN" cert issue --credential "$CRED" --share "$WORK/alice.share2" --share "$WORK/bob.share2")
+echo "$OUT" | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' > "$WORK/erin4.pem"
+OUT=$(openssl x509 -in "$WORK/erin4.pem" -noout -text)
+expect_out "OCSP - URI:http://ocsp2.example.jp/" "new certificates carry the new OCSP URL"
+expect_out "URI:http://127.0.0.1/ca.crl" "… and keep the fields not changed"
+NB=$(openssl x509 -in "$WORK/erin4.pem" -noout -startdate | cut -d= -f2)
+NA=$(openssl x509 -in "$WORK/erin4.pem" -noout -enddate | cut -d= -f2)
+DAYS=$(( ($(date -d "$NA" +%s) - $(date -d "$NB" +%s)) / 86400 ))
+[ "$DAYS" = 30 ] && ok "… and the new validity (30 days)" || not_ok "validity $DAYS days"
+
 # Destroy: the key, the split and the responder key go; custodians acknowledge.
 DS=$("$INKAN" ceremony propose ca.destroy --operator carol --key "$K/carol.key" | sed -n 's/^request //p')
 "$INKAN" ceremony approve --id "$DS" --operator alice --key "$K/alice.key" >/dev/null
