@@ -1,5 +1,6 @@
 #include "ca/authority.h"
 
+#include <openssl/bio.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -129,6 +130,52 @@ absl::StatusOr<std::string> LoadCaCert(storage::Transaction& tx) {
 
 }  // namespace
 
+namespace {
+
+// `v` cut to lie inside the CA certificate's validity (an external root may
+// date the CA certificate "now", so "a minute ago" would fall outside it).
+Validity ClampToCa(const std::string& ca_der, Validity v) {
+  const auto* p = reinterpret_cast<const unsigned char*>(ca_der.data());
+  std::unique_ptr<X509, void (*)(X509*)> x(d2i_X509(nullptr, &p, ca_der.size()),
+                                           X509_free);
+  if (!x) return v;
+  auto to_time = [](const ASN1_TIME* t, absl::Time fallback) {
+    struct tm tm = {};
+    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return fallback;
+    return absl::FromTM(tm, absl::UTCTimeZone());
+  };
+  v.not_before = std::max(v.not_before,
+                          to_time(X509_get0_notBefore(x.get()), v.not_before));
+  v.not_after =
+      std::min(v.not_after, to_time(X509_get0_notAfter(x.get()), v.not_after));
+  return v;
+}
+
+// Makes the delegated OCSP responder: a key under the HSM's master KEK and a
+// certificate signed now by the (active) CA key; stores both.
+absl::Status MakeResponder(storage::Transaction& tx, hsm::KeyStore& keys,
+                           const std::string& ca_der,
+                           const crypto::Signer& ca_signer,
+                           const Name& ca_subject, absl::Time now, int days) {
+  ASSIGN_OR_RETURN(hsm::WrappedKey ocsp_key,
+                   keys.GenerateWrappedKey(crypto::KeyAlgorithm::kEcP256));
+  ASSIGN_OR_RETURN(
+      Name ocsp_name,
+      ParseName(absl::StrCat("CN=OCSP responder,", FormatName(ca_subject))));
+  ASSIGN_OR_RETURN(
+      IssuedCertificate ocsp_cert,
+      IssueOcspResponderCertificate(
+          ocsp_name, ocsp_key.public_key_der,
+          ClampToCa(ca_der, {now - absl::Minutes(1),
+                             now + absl::Hours(24 * std::min(days, 825))}),
+          CaContext{ca_der, ca_signer}));
+  RETURN_IF_ERROR(
+      tx.PutMeta(kOcspKeyKey, Base64Encode(ocsp_key.wrapped.RevealString())));
+  return tx.PutMeta(kOcspCertKey, Base64Encode(ocsp_cert.der));
+}
+
+}  // namespace
+
 std::unique_ptr<crypto::Signer> ActiveKeySigner(hsm::ActiveKey& key,
                                                 std::string spki_der) {
   return std::make_unique<KeySigner>(key, std::move(spki_der));
@@ -172,6 +219,11 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       return absl::InvalidArgumentError("the CA key is ECDSA or RSA");
     }
     RETURN_IF_ERROR(Days(p, "days", 3650).status());
+    std::string mode = Get(p, "mode", "root");
+    if (mode != "root" && mode != "csr") {
+      return absl::InvalidArgumentError(
+          "mode is root (self-signed) or csr (external root)");
+    }
     return SaveProfile(p).status();
   };
   spec.execute = [&keys, &log, &clock](
@@ -209,27 +261,39 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
                      ceremony::CreateCustody(keys, alg, custodians, k));
     KeySigner signer(*custody.key, custody.custody.public_key_der);
     absl::Time now = clock.Now();
+    if (Get(p, "mode", "root") == "csr") {
+      // An external root certifies this CA: keep the CSR; ca.import brings
+      // the certificate back.
+      std::vector<std::string> who;
+      for (const auto& c : custodians) who.push_back(c.name);
+      ASSIGN_OR_RETURN(std::string csr, MakeCsr(subject, signer));
+      RETURN_IF_ERROR(ceremony::SaveCustody(tx, kCustodyKey, custody.custody));
+      RETURN_IF_ERROR(tx.PutMeta("ca.csr", Base64Encode(csr)));
+      RETURN_IF_ERROR(tx.PutMeta(kProfileKey, profile));
+      RETURN_IF_ERROR(tx.PutMeta(kCrlNumberKey, "0"));
+      RETURN_IF_ERROR(log.Append(
+          tx, Event{"ca.init",
+                    {{"actor", std::string(actor)},
+                     {"mode", "csr"},
+                     {"subject", FormatName(subject)},
+                     {"algorithm", std::string(crypto::KeyAlgorithmName(alg))},
+                     {"threshold", int64_t{k}},
+                     {"custodians", absl::StrJoin(who, ",")},
+                     {"share_set", custody.custody.set_id},
+                     {"csr_sha256", HexEncode(crypto::Sha256(csr))}}}));
+      return absl::StrCat(
+          "CA key made, KEK split ", k, "-of-", who.size(),
+          "; get the CSR with `inkan ca csr`, have the root sign it, then "
+          "propose ca.import");
+    }
     ASSIGN_OR_RETURN(
         IssuedCertificate root,
         IssueRootCertificate(
             subject, {now - absl::Minutes(1), now + absl::Hours(24 * days)},
             signer));
-    // The delegated OCSP responder: its key under the HSM's master KEK, its
-    // certificate signed now, while the CA key is active.
-    ASSIGN_OR_RETURN(hsm::WrappedKey ocsp_key,
-                     keys.GenerateWrappedKey(crypto::KeyAlgorithm::kEcP256));
-    ASSIGN_OR_RETURN(
-        Name ocsp_name,
-        ParseName(absl::StrCat("CN=OCSP responder,", FormatName(subject))));
-    ASSIGN_OR_RETURN(IssuedCertificate ocsp_cert,
-                     IssueOcspResponderCertificate(
-                         ocsp_name, ocsp_key.public_key_der,
-                         {now - absl::Minutes(1),
-                          now + absl::Hours(24 * std::min(days, 825))},
-                         CaContext{root.der, signer}));
+    // The delegated OCSP responder, certified while the CA key is active.
     RETURN_IF_ERROR(
-        tx.PutMeta(kOcspKeyKey, Base64Encode(ocsp_key.wrapped.RevealString())));
-    RETURN_IF_ERROR(tx.PutMeta(kOcspCertKey, Base64Encode(ocsp_cert.der)));
+        MakeResponder(tx, keys, root.der, signer, subject, now, days));
     RETURN_IF_ERROR(ceremony::SaveCustody(tx, kCustodyKey, custody.custody));
     RETURN_IF_ERROR(tx.PutMeta(kCertKey, Base64Encode(root.der)));
     RETURN_IF_ERROR(tx.PutMeta(kProfileKey, profile));
@@ -308,128 +372,197 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
   };
   ceremonies.Register(std::move(rekey));
 
-  ceremony::OperationSpec profile_op;
-  profile_op.name = "ca.profile";
-  profile_op.summary =
-      "change the certificate profile: any of ee_days, ocsp_url, crl_url, "
-      "ca_issuers_url, "
-      "hsm_policy, provisional_policy";
-  profile_op.validate = [](const ceremony::Params& p) -> absl::Status {
-    if (p.empty())
-      return absl::InvalidArgumentError("name at least one profile field");
-    for (const Field& f : p) {
-      if (f.key != "ee_days" && f.key != "ocsp_url" && f.key != "crl_url" &&
-          f.key != "ca_issuers_url" && f.key != "hsm_policy" &&
-          f.key != "provisional_policy") {
-        return absl::InvalidArgumentError(
-            absl::StrCat("unknown profile field '", f.key, "'"));
-      }
-    }
-    return SaveProfile(p).status();
-  };
-  profile_op.execute =
-      [&log](storage::Transaction& tx, const ceremony::Params& p,
-             absl::string_view actor) -> absl::StatusOr<std::string> {
-    ASSIGN_OR_RETURN(CertProfile current, LoadProfile(tx));
-    ASSIGN_OR_RETURN(std::optional<std::string> old, tx.GetMeta(kProfileKey));
-    ASSIGN_OR_RETURN(std::string next, SaveProfile(p, current));
-    RETURN_IF_ERROR(tx.PutMeta(kProfileKey, next));
-    RETURN_IF_ERROR(log.Append(tx, Event{"config.change",
-                                         {{"actor", std::string(actor)},
-                                          {"key", "ca.profile"},
-                                          {"old", old.value_or("")},
-                                          {"new", next}}}));
-    return absl::StrCat("certificate profile is now ", next);
-  };
-  ceremonies.Register(std::move(profile_op));
+  ceremony::OperationSpec import;
+  import.name = "ca.import";
+  import.summary =
+      "install the CA certificate an external root signed for the CSR: "
+      "certificate (base64 "
+      "DER), chain (optional base64 DER of the root); execute with k shares";
+  import.validate = [](const ceremony::Params& p)
+                        ->absl::Status {
+                          auto der = Base64Decode(Get(p, "certificate", ""));
+  if (!der.ok() || der->empty())
+    return absl::InvalidArgumentError("certificate is required");
+  return absl::OkStatus();
+};
+import.execute =
+    [](storage::Transaction&, const ceremony::Params&, absl::string_view)
+        ->absl::StatusOr<std::string> {
+          return absl::InvalidArgumentError(
+              "ca.import needs the custodians' shares (--share)");
+};  // namespace inkan::ca
+import.execute_with_inputs =
+    [&keys, &log, &clock ](storage::Transaction & tx, const ceremony::Params& p,
+                           absl::string_view actor,
+                           const std::vector<SecretBytes>& inputs)
+        ->absl::StatusOr<std::string> {
+          ASSIGN_OR_RETURN(ceremony::Custody c,
+                           ceremony::LoadCustody(tx, kCustodyKey));
+ASSIGN_OR_RETURN(std::optional<std::string> existing, tx.GetMeta(kCertKey));
+if (existing)
+  return absl::AlreadyExistsError("the CA already has its certificate");
+ASSIGN_OR_RETURN(std::string der, Base64Decode(Get(p, "certificate", "")));
+const auto* q = reinterpret_cast<const unsigned char*>(der.data());
+std::unique_ptr<X509, void (*)(X509*)> x509(d2i_X509(nullptr, &q, der.size()),
+                                            X509_free);
+if (!x509) return absl::InvalidArgumentError("certificate does not parse");
+unsigned char* spki = nullptr;
+int len = i2d_PUBKEY(X509_get0_pubkey(x509.get()), &spki);
+std::string spki_der(reinterpret_cast<char*>(spki), std::max(len, 0));
+OPENSSL_free(spki);
+if (spki_der != c.public_key_der) {
+  return absl::InvalidArgumentError(
+      "the certificate is not for this CA's key (its public key differs)");
+}
+std::vector<ceremony::Share> shares;
+for (const SecretBytes& text : inputs) {
+  ASSIGN_OR_RETURN(ceremony::Share share, ceremony::DecodeShare(text));
+  shares.push_back(std::move(share));
+}
+ASSIGN_OR_RETURN(auto key, ceremony::Activate(keys, c, shares));
+KeySigner signer(*key, c.public_key_der);
+// The CA's subject as RFC 4514 text, for the responder's name.
+std::unique_ptr<BIO, void (*)(BIO*)> bio(BIO_new(BIO_s_mem()), BIO_free_all);
+X509_NAME_print_ex(bio.get(), X509_get_subject_name(x509.get()), 0,
+                   XN_FLAG_RFC2253);
+char* text = nullptr;
+long text_len = BIO_get_mem_data(bio.get(), &text);
+std::string subject_text(text, text_len);
+ASSIGN_OR_RETURN(Name subject, ParseName(subject_text));
+RETURN_IF_ERROR(MakeResponder(tx, keys, der, signer, subject, clock.Now(),
+                              825));
+RETURN_IF_ERROR(tx.PutMeta(kCertKey, Base64Encode(der)));
+std::string chain = Get(p, "chain", "");
+if (!chain.empty()) RETURN_IF_ERROR(tx.PutMeta("ca.chain", chain));
+RETURN_IF_ERROR(log.Append(tx, Event{"ca.import",
+                                     {{"actor", std::string(actor)},
+                                      {"subject", subject_text},
+                                      {"certificate_sha256",
+                                       HexEncode(crypto::Sha256(der))}}}));
+return absl::StrCat("CA certificate installed: ", subject_text);
+}
+;
+ceremonies.Register(std::move(import));
 
-  ceremony::OperationSpec restore;
-  restore.name = "ca.restore";
-  restore.summary =
-      "restore the CA from a backup bundle into an instance without a CA: "
-      "bundle (base64 of "
-      "`inkan ca backup`); the original custodians' shares then activate it";
-  restore.validate = [](const ceremony::Params& p) -> absl::Status {
-    auto bundle = Base64Decode(Get(p, "bundle", ""));
-    if (!bundle.ok() || bundle->empty()) {
+ceremony::OperationSpec profile_op;
+profile_op.name = "ca.profile";
+profile_op.summary =
+    "change the certificate profile: any of ee_days, ocsp_url, crl_url, "
+    "ca_issuers_url, "
+    "hsm_policy, provisional_policy";
+profile_op.validate = [](const ceremony::Params& p) -> absl::Status {
+  if (p.empty())
+    return absl::InvalidArgumentError("name at least one profile field");
+  for (const Field& f : p) {
+    if (f.key != "ee_days" && f.key != "ocsp_url" && f.key != "crl_url" &&
+        f.key != "ca_issuers_url" && f.key != "hsm_policy" &&
+        f.key != "provisional_policy") {
       return absl::InvalidArgumentError(
-          "bundle must be the base64 of a CA backup bundle");
+          absl::StrCat("unknown profile field '", f.key, "'"));
     }
-    return audit::ParseFlatObject(*bundle).status();
-  };
-  restore.execute =
-      [&log](storage::Transaction& tx, const ceremony::Params& p,
-             absl::string_view actor) -> absl::StatusOr<std::string> {
-    if (ceremony::LoadCustody(tx, kCustodyKey).ok()) {
-      return absl::AlreadyExistsError("this instance already has a CA");
-    }
-    ASSIGN_OR_RETURN(std::string bundle, Base64Decode(Get(p, "bundle", "")));
-    ASSIGN_OR_RETURN(auto fields, audit::ParseFlatObject(bundle));
-    std::map<std::string, std::string> m;
-    for (const auto& f : fields) {
-      if (auto* s = std::get_if<std::string>(&f.value)) m[f.key] = *s;
-    }
-    if (m["type"] != "inkan.ca.backup.v1") {
-      return absl::InvalidArgumentError("not an inkan CA backup bundle");
-    }
-    // The custody record goes back under its own key, then must load.
-    RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, m["custody"]));
-    ASSIGN_OR_RETURN(ceremony::Custody c,
-                     ceremony::LoadCustody(tx, kCustodyKey));
-    RETURN_IF_ERROR(tx.PutMeta(kCertKey, m["certificate"]));
-    RETURN_IF_ERROR(tx.PutMeta(kProfileKey, m["profile"]));
-    RETURN_IF_ERROR(tx.PutMeta(kOcspCertKey, m["ocsp_certificate"]));
-    // The responder key was wrapped under the old HSM's master KEK: a new
-    // responder needs the CA key, so OCSP waits for a re-issue (ca.init's
-    // successor ceremony); the CRL number continues from the bundle.
-    RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
-    RETURN_IF_ERROR(tx.PutMeta(
-        kCrlNumberKey, m["crl_number"].empty() ? "0" : m["crl_number"]));
-    auto der = Base64Decode(m["certificate"]);
-    if (!der.ok())
-      return absl::InvalidArgumentError(
-          "the bundle's CA certificate is malformed");
-    RETURN_IF_ERROR(log.Append(
-        tx, Event{"ca.restore",
-                  {{"actor", std::string(actor)},
-                   {"share_set", c.set_id},
-                   {"certificate_sha256", HexEncode(crypto::Sha256(*der))},
-                   {"bundle_sha256", HexEncode(crypto::Sha256(bundle))}}}));
-    return absl::StrCat("CA restored (share set ", c.set_id,
-                        "); activate it with ", c.threshold,
-                        " of the original custodians' shares");
-  };
-  ceremonies.Register(std::move(restore));
+  }
+  return SaveProfile(p).status();
+};
+profile_op.execute =
+    [&log](storage::Transaction& tx, const ceremony::Params& p,
+           absl::string_view actor) -> absl::StatusOr<std::string> {
+  ASSIGN_OR_RETURN(CertProfile current, LoadProfile(tx));
+  ASSIGN_OR_RETURN(std::optional<std::string> old, tx.GetMeta(kProfileKey));
+  ASSIGN_OR_RETURN(std::string next, SaveProfile(p, current));
+  RETURN_IF_ERROR(tx.PutMeta(kProfileKey, next));
+  RETURN_IF_ERROR(log.Append(tx, Event{"config.change",
+                                       {{"actor", std::string(actor)},
+                                        {"key", "ca.profile"},
+                                        {"old", old.value_or("")},
+                                        {"new", next}}}));
+  return absl::StrCat("certificate profile is now ", next);
+};
+ceremonies.Register(std::move(profile_op));
 
-  ceremony::OperationSpec destroy;
-  destroy.name = "ca.destroy";
-  destroy.summary =
-      "destroy the CA key: its wrapped blob, the share split and the OCSP "
-      "responder key";
-  destroy.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
-  destroy.execute =
-      [&log, &clock](storage::Transaction& tx, const ceremony::Params&,
-                     absl::string_view actor) -> absl::StatusOr<std::string> {
-    ASSIGN_OR_RETURN(ceremony::Custody c,
-                     ceremony::LoadCustody(tx, kCustodyKey));
-    ASSIGN_OR_RETURN(std::optional<std::string> ocsp, tx.GetMeta(kOcspKeyKey));
-    std::vector<std::string> custodians;
-    for (const auto& s : c.shares) custodians.push_back(s.custodian);
-    std::string when = FormatRfc3339(clock.Now());
-    // Tombstones replace the blobs: the wrapped CA key and the responder key
-    // are gone from the live database, and the split's shares match nothing.
-    ASSIGN_OR_RETURN(std::string tomb,
-                     audit::CanonicalObject(std::vector<Field>{
-                         {"destroyed", when},
-                         {"share_set", c.set_id},
-                         {"custodians", absl::StrJoin(custodians, ",")}}));
-    RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, tomb));
-    RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
-    RETURN_IF_ERROR(tx.PutMeta("ca.destroyed", tomb));
-    RETURN_IF_ERROR(log.Append(
-        tx,
-        Event{
-            "ca.destroy",
+ceremony::OperationSpec restore;
+restore.name = "ca.restore";
+restore.summary =
+    "restore the CA from a backup bundle into an instance without a CA: "
+    "bundle (base64 of "
+    "`inkan ca backup`); the original custodians' shares then activate it";
+restore.validate = [](const ceremony::Params& p) -> absl::Status {
+  auto bundle = Base64Decode(Get(p, "bundle", ""));
+  if (!bundle.ok() || bundle->empty()) {
+    return absl::InvalidArgumentError(
+        "bundle must be the base64 of a CA backup bundle");
+  }
+  return audit::ParseFlatObject(*bundle).status();
+};
+restore.execute = [&log](
+                      storage::Transaction& tx, const ceremony::Params& p,
+                      absl::string_view actor) -> absl::StatusOr<std::string> {
+  if (ceremony::LoadCustody(tx, kCustodyKey).ok()) {
+    return absl::AlreadyExistsError("this instance already has a CA");
+  }
+  ASSIGN_OR_RETURN(std::string bundle, Base64Decode(Get(p, "bundle", "")));
+  ASSIGN_OR_RETURN(auto fields, audit::ParseFlatObject(bundle));
+  std::map<std::string, std::string> m;
+  for (const auto& f : fields) {
+    if (auto* s = std::get_if<std::string>(&f.value)) m[f.key] = *s;
+  }
+  if (m["type"] != "inkan.ca.backup.v1") {
+    return absl::InvalidArgumentError("not an inkan CA backup bundle");
+  }
+  // The custody record goes back under its own key, then must load.
+  RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, m["custody"]));
+  ASSIGN_OR_RETURN(ceremony::Custody c, ceremony::LoadCustody(tx, kCustodyKey));
+  RETURN_IF_ERROR(tx.PutMeta(kCertKey, m["certificate"]));
+  RETURN_IF_ERROR(tx.PutMeta(kProfileKey, m["profile"]));
+  RETURN_IF_ERROR(tx.PutMeta(kOcspCertKey, m["ocsp_certificate"]));
+  // The responder key was wrapped under the old HSM's master KEK: a new
+  // responder needs the CA key, so OCSP waits for a re-issue (ca.init's
+  // successor ceremony); the CRL number continues from the bundle.
+  RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
+  RETURN_IF_ERROR(tx.PutMeta(kCrlNumberKey,
+                             m["crl_number"].empty() ? "0" : m["crl_number"]));
+  auto der = Base64Decode(m["certificate"]);
+  if (!der.ok())
+    return absl::InvalidArgumentError(
+        "the bundle's CA certificate is malformed");
+  RETURN_IF_ERROR(log.Append(
+      tx, Event{"ca.restore",
+                {{"actor", std::string(actor)},
+                 {"share_set", c.set_id},
+                 {"certificate_sha256", HexEncode(crypto::Sha256(*der))},
+                 {"bundle_sha256", HexEncode(crypto::Sha256(bundle))}}}));
+  return absl::StrCat("CA restored (share set ", c.set_id,
+                      "); activate it with ", c.threshold,
+                      " of the original custodians' shares");
+};
+ceremonies.Register(std::move(restore));
+
+ceremony::OperationSpec destroy;
+destroy.name = "ca.destroy";
+destroy.summary =
+    "destroy the CA key: its wrapped blob, the share split and the OCSP "
+    "responder key";
+destroy.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
+destroy.execute = [&log, &clock](
+                      storage::Transaction& tx, const ceremony::Params&,
+                      absl::string_view actor) -> absl::StatusOr<std::string> {
+  ASSIGN_OR_RETURN(ceremony::Custody c, ceremony::LoadCustody(tx, kCustodyKey));
+  ASSIGN_OR_RETURN(std::optional<std::string> ocsp, tx.GetMeta(kOcspKeyKey));
+  std::vector<std::string> custodians;
+  for (const auto& s : c.shares) custodians.push_back(s.custodian);
+  std::string when = FormatRfc3339(clock.Now());
+  // Tombstones replace the blobs: the wrapped CA key and the responder key
+  // are gone from the live database, and the split's shares match nothing.
+  ASSIGN_OR_RETURN(std::string tomb,
+                   audit::CanonicalObject(std::vector<Field>{
+                       {"destroyed", when},
+                       {"share_set", c.set_id},
+                       {"custodians", absl::StrJoin(custodians, ",")}}));
+  RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, tomb));
+  RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
+  RETURN_IF_ERROR(tx.PutMeta("ca.destroyed", tomb));
+  RETURN_IF_ERROR(log.Append(
+      tx,
+      Event{"ca.destroy",
             {{"actor", std::string(actor)},
              {"wrapped_ca_key_sha256", HexEncode(crypto::Sha256(c.wrapped))},
              {"ca_public_key_sha256",
@@ -439,12 +572,11 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
              {"ocsp_responder_key_removed", ocsp.has_value() && !ocsp->empty()},
              {"hsm_objects_removed", int64_t{0}},
              {"backups_removed", int64_t{0}}}}));
-    return absl::StrCat("CA key destroyed: wrapped key and share set ",
-                        c.set_id, " removed; custodians ",
-                        absl::StrJoin(custodians, ", "),
-                        " should now acknowledge (inkan ca destroy-ack)");
-  };
-  ceremonies.Register(std::move(destroy));
+  return absl::StrCat("CA key destroyed: wrapped key and share set ", c.set_id,
+                      " removed; custodians ", absl::StrJoin(custodians, ", "),
+                      " should now acknowledge (inkan ca destroy-ack)");
+};
+ceremonies.Register(std::move(destroy));
 }
 
 absl::StatusOr<std::string> Authority::BackupBundle(absl::string_view actor) {
@@ -541,8 +673,8 @@ absl::StatusOr<CaStatus> Authority::Status() {
         s.threshold = custody->threshold;
         for (const auto& cs : custody->shares)
           s.custodians.push_back(cs.custodian);
-        ASSIGN_OR_RETURN(std::string der, LoadCaCert(tx));
-        s.certificate_sha256 = HexEncode(crypto::Sha256(der));
+        auto der = LoadCaCert(tx);
+        if (der.ok()) s.certificate_sha256 = HexEncode(crypto::Sha256(*der));
         ASSIGN_OR_RETURN(std::optional<std::string> n,
                          tx.GetMeta(kCrlNumberKey));
         if (n) (void)absl::SimpleAtoi(*n, &s.crl_number);
@@ -558,6 +690,20 @@ absl::StatusOr<std::string> Authority::CaCertificate() {
                                     ASSIGN_OR_RETURN(der, LoadCaCert(tx));
                                     return absl::OkStatus();
                                   }));
+  return der;
+}
+
+absl::StatusOr<std::string> Authority::Csr() {
+  std::string der;
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(std::optional<std::string> b64, tx.GetMeta("ca.csr"));
+        if (!b64)
+          return absl::NotFoundError("no CSR: ca.init was not run in csr mode");
+        ASSIGN_OR_RETURN(der, Base64Decode(*b64));
+        return absl::OkStatus();
+      }));
   return der;
 }
 
@@ -657,8 +803,10 @@ absl::StatusOr<storage::CertificateRecord> Authority::IssueForCredential(
             ParseName(subject.empty() ? absl::StrCat("CN=", user.name)
                                       : std::string(subject)));
         absl::Time now = clock_.Now();
-        IssueRequest req{name, cred.public_key, now - absl::Minutes(1),
-                         now - absl::Minutes(1) + profile.max_validity,
+        Validity v =
+            ClampToCa(ca_der, {now - absl::Minutes(1),
+                               now - absl::Minutes(1) + profile.max_validity});
+        IssueRequest req{name, cred.public_key, v.not_before, v.not_after,
                          cred.backend == "software"
                              ? KeyProtection::kProvisionalSoftware
                              : KeyProtection::kHsm};

@@ -70,6 +70,8 @@ class Authority {
   absl::StatusOr<CaStatus> Status();
   // The CA certificate (DER). FailedPrecondition before ca.init.
   absl::StatusOr<std::string> CaCertificate();
+  // The CSR made by ca.init in csr mode (DER). NotFound if there is none.
+  absl::StatusOr<std::string> Csr();
   // The share sealed to `custodian`'s key. NotFound for a non-custodian.
   absl::StatusOr<std::string> SealedShareFor(absl::string_view custodian);
 

@@ -1,5 +1,7 @@
 #include "cli/commands.h"
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 
 #include <atomic>
@@ -24,6 +26,7 @@
 #include "crypto/pem.h"
 #include "crypto/signature_format.h"
 #include "crypto/software_signer.h"
+#include "crypto/ssl_ptr.h"
 #include "hsm/software_key_store.h"
 #include "server/instance.h"
 
@@ -515,8 +518,9 @@ absl::Status ActivateCa(server::Instance& inst,
 absl::Status CaInit(const std::string& data, const CaInitArgs& a,
                     const OperatorSignature& proposer) {
   std::vector<std::string> params = {
-      absl::StrCat("subject=", a.subject), absl::StrCat("alg=", a.alg),
-      absl::StrCat("days=", a.days), absl::StrCat("ee_days=", a.ee_days)};
+      absl::StrCat("mode=", a.mode), absl::StrCat("subject=", a.subject),
+      absl::StrCat("alg=", a.alg), absl::StrCat("days=", a.days),
+      absl::StrCat("ee_days=", a.ee_days)};
   if (!a.ocsp_url.empty())
     params.push_back(absl::StrCat("ocsp_url=", a.ocsp_url));
   if (!a.crl_url.empty()) params.push_back(absl::StrCat("crl_url=", a.crl_url));
@@ -621,6 +625,51 @@ absl::Status Crl(const std::string& data,
   ASSIGN_OR_RETURN(std::string der, inst->ca().IssueCrl("cli"));
   std::cout << ca::ToPem(der, "X509 CRL");
   return absl::OkStatus();
+}
+
+absl::Status CaCsr(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(std::string der, inst->ca().Csr());
+  std::cout << ca::ToPem(der, "CERTIFICATE REQUEST");
+  return absl::OkStatus();
+}
+
+namespace {
+// A certificate file (PEM or DER) as DER.
+absl::StatusOr<std::string> CertificateFileToDer(const std::string& file) {
+  ASSIGN_OR_RETURN(std::string content, ReadFile(file));
+  crypto::BioPtr bio(
+      BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
+  X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+  if (x == nullptr) {
+    const auto* p = reinterpret_cast<const unsigned char*>(content.data());
+    x = d2i_X509(nullptr, &p, static_cast<long>(content.size()));
+  }
+  if (x == nullptr)
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, " is not a certificate"));
+  unsigned char* der = nullptr;
+  int len = i2d_X509(x, &der);
+  X509_free(x);
+  if (len <= 0) return absl::InternalError("i2d_X509 failed");
+  std::string out(reinterpret_cast<char*>(der), len);
+  OPENSSL_free(der);
+  return out;
+}
+}  // namespace
+
+absl::Status CaImport(const std::string& data, const std::string& cert_file,
+                      const std::string& chain_file,
+                      const OperatorSignature& proposer) {
+  ASSIGN_OR_RETURN(std::string cert, CertificateFileToDer(cert_file));
+  std::vector<std::string> params = {
+      absl::StrCat("certificate=", Base64Encode(cert))};
+  if (!chain_file.empty()) {
+    ASSIGN_OR_RETURN(std::string chain, CertificateFileToDer(chain_file));
+    params.push_back(absl::StrCat("chain=", Base64Encode(chain)));
+  }
+  Out("proposing the ca.import ceremony (execute it with k shares):");
+  return CeremonyPropose(data, "ca.import", params, "24h", proposer);
 }
 
 absl::Status CaBackup(const std::string& data, const std::string& out_file) {

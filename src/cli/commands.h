@@ -78,6 +78,7 @@ absl::Status CeremonyExecute(const std::string& data, const std::string& id,
 // The CA. `shares` are files holding custodians' text shares.
 struct CaInitArgs {
   std::string subject, alg = "ec-p256", ocsp_url, crl_url, ca_issuers_url;
+  std::string mode = "root";  // or "csr" for an external root
   int days = 3650, ee_days = 365;
 };
 absl::Status CaInit(const std::string& data, const CaInitArgs& args,
@@ -99,6 +100,11 @@ absl::Status Crl(const std::string& data,
                  const std::vector<std::string>& shares);
 
 // Serves OCSP over HTTP until SIGTERM/SIGINT; prints "listening on HOST:PORT".
+// External root: print the CSR; propose ca.import of the signed certificate.
+absl::Status CaCsr(const std::string& data);
+absl::Status CaImport(const std::string& data, const std::string& cert_file,
+                      const std::string& chain_file,
+                      const OperatorSignature& proposer);
 // Writes the CA backup bundle (no secret; see ca::Authority::BackupBundle).
 absl::Status CaBackup(const std::string& data, const std::string& out_file);
 // Proposes ca.restore with the bundle in `in_file`.

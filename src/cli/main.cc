@@ -259,6 +259,24 @@ int main(int argc, char** argv) {
   sig_opts(ca_ack, true);
   ca_ack->callback([&] { result = CaDestroyAck(data, sig); });
 
+  ca_init_cmd->add_option("--mode", ca_init.mode,
+                          "root (self-signed, default) or csr (external root)");
+  std::string cert_file, chain_file;
+  auto* ca_csr = ca_cmd->add_subcommand(
+      "csr", "print the CA's CSR (after ca.init --mode csr)");
+  data_opt(ca_csr);
+  ca_csr->callback([&] { result = CaCsr(data); });
+  auto* ca_import = ca_cmd->add_subcommand(
+      "import", "propose ca.import of the root-signed certificate");
+  data_opt(ca_import);
+  ca_import
+      ->add_option("--cert", cert_file, "the CA certificate the root signed")
+      ->required();
+  ca_import->add_option("--chain", chain_file, "the root's certificate");
+  sig_opts(ca_import, false);
+  ca_import->callback(
+      [&] { result = CaImport(data, cert_file, chain_file, sig); });
+
   std::string bundle_file;
   auto* ca_backup = ca_cmd->add_subcommand(
       "backup", "write the CA backup bundle (no secret)");
