@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "audit/canonical_json.h"
+#include "audit/verifier.h"
 #include "common/encoding.h"
 #include "common/random.h"
 #include "common/status_macros.h"
@@ -403,6 +404,14 @@ absl::StatusOr<Ceremonies::Checked> Ceremonies::Load(storage::Transaction& tx,
       c.header[f.key] = ValueText(f);
     }
   }
+  // The columns are conveniences; the signed text is the request. A row whose
+  // columns disagree with its text was edited.
+  if (c.header["operation"] != c.request.operation ||
+      c.header["proposer"] != c.request.proposer) {
+    return absl::DataLossError(
+        absl::StrCat("request ", id,
+                     " does not match its signed text (the row was edited)"));
+  }
   if (c.header["type"] != kRequestType || c.header["log"] != log_.log_id()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "request ", id, " is not a ceremony request of this instance"));
@@ -427,6 +436,43 @@ absl::StatusOr<std::vector<std::string>> Ceremonies::ValidApprovers(
     }
   }
   return names;
+}
+
+absl::Status Ceremonies::CheckNeverClosed(storage::Transaction& tx,
+                                          absl::string_view id) {
+  if (audit_key_ != nullptr) {
+    ASSIGN_OR_RETURN(audit::VerifyReport report,
+                     audit::VerifyLog(tx, *audit_key_, log_.log_id()));
+    if (!report.ok) {
+      return absl::DataLossError(
+          absl::StrCat("the audit log is not intact (", report.problem,
+                       "): no ceremony runs until it is"));
+    }
+  }
+  constexpr int64_t kBatch = 1000;
+  for (int64_t from = 1;; from += kBatch) {
+    ASSIGN_OR_RETURN(auto rows, tx.ReadAuditEntries(from, kBatch));
+    for (const auto& row : rows) {
+      if (row.entry.find(std::string(id)) == std::string::npos)
+        continue;  // cheap filter
+      auto entry = audit::ParseEntry(row.entry);
+      if (!entry.ok()) continue;
+      if (entry->type != "ceremony.execute" && entry->type != "ceremony.cancel")
+        continue;
+      for (const Field& f : entry->data) {
+        if (f.key == "request" &&
+            std::get_if<std::string>(&f.value) != nullptr &&
+            std::get<std::string>(f.value) == id) {
+          return absl::DataLossError(
+              absl::StrCat("the audit log records request ", id, " as ",
+                           entry->type.substr(9), "d already (entry ", row.seq,
+                           "), but its row says pending: the row was edited"));
+        }
+      }
+    }
+    if (static_cast<int64_t>(rows.size()) < kBatch) break;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Ceremonies::Refuse(absl::string_view event, absl::string_view id,
@@ -582,7 +628,11 @@ absl::StatusOr<std::string> Ceremonies::Execute(
                 absl::StrCat("request ", id, " has ", approvers.size(),
                              " of the ", k, " approvals it needs"));
           }
-          const OperationSpec* spec = Find(req.operation);
+          // Run-once does not rest on the state column alone: the verified
+          // log must not already record this request's execution or
+          // cancellation.
+          RETURN_IF_ERROR(CheckNeverClosed(tx, id));
+          const OperationSpec* spec = Find(checked.header["operation"]);
           if (spec == nullptr) {
             return absl::FailedPreconditionError(absl::StrCat(
                 "this inkan does not know operation ", req.operation));

@@ -33,6 +33,7 @@
 #include "audit/audit_log.h"
 #include "common/clock.h"
 #include "common/secret_bytes.h"
+#include "crypto/signer.h"
 #include "storage/store.h"
 
 namespace inkan::ceremony {
@@ -88,6 +89,12 @@ class Ceremonies {
   // operator.remove, quorum.set, policy.set, credential.unlock, user.unlock)
   // are registered by the constructor.
   void Register(OperationSpec spec);
+  // The audit key's public half (pinned at init). When set, every execution
+  // first verifies the whole log and refuses to run on a log that is not
+  // intact. Must outlive this object.
+  void SetAuditKey(const crypto::Verifier* audit_key) {
+    audit_key_ = audit_key;
+  }
   std::vector<std::string> OperationNames() const;
 
   // The quorum size k (meta "ceremony.quorum", default 2).
@@ -143,6 +150,7 @@ class Ceremonies {
   absl::StatusOr<Checked> Load(storage::Transaction& tx, absl::string_view id);
   absl::StatusOr<std::vector<std::string>> ValidApprovers(
       storage::Transaction& tx, const Checked& req);
+  absl::Status CheckNeverClosed(storage::Transaction& tx, absl::string_view id);
   absl::Status Refuse(absl::string_view event, absl::string_view id,
                       absl::string_view who, const absl::Status& why);
   const OperationSpec* Find(absl::string_view operation) const;
@@ -151,6 +159,7 @@ class Ceremonies {
   const audit::AuditLog& log_;
   const Clock& clock_;
   std::map<std::string, OperationSpec, std::less<>> ops_;
+  const crypto::Verifier* audit_key_ = nullptr;  // not owned
 };
 
 // SHA-256 (hex) of the configuration a request is made under: the quorum,

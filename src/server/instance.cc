@@ -226,6 +226,13 @@ absl::StatusOr<std::unique_ptr<Instance>> Instance::Open(
       std::make_unique<audit::AuditLog>(*signer, self->log_id_, RealClock());
   self->ceremonies_ = std::make_unique<ceremony::Ceremonies>(
       *self->store_, *self->log_, RealClock());
+  // Ceremonies run only on an intact log, checked with the key pinned at init.
+  ASSIGN_OR_RETURN(std::string audit_key_der, self->PinnedAuditKeyDer());
+  ASSIGN_OR_RETURN(
+      self->audit_key_,
+      crypto::NewVerifier(audit_key_der, {crypto::KeyAlgorithm::kEcP256,
+                                          crypto::HashAlgorithm::kSha256}));
+  self->ceremonies_->SetAuditKey(self->audit_key_.get());
   ca::RegisterCaOperations(*self->ceremonies_, *self->keys_, *self->log_,
                            RealClock());
   self->ca_ = std::make_unique<ca::Authority>(*self->store_, *self->keys_,

@@ -70,6 +70,7 @@ class Instance {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<audit::AuditLog> log_;
   std::unique_ptr<sam::CredentialService> credentials_;
+  std::unique_ptr<crypto::Verifier> audit_key_;
   std::unique_ptr<ceremony::Ceremonies> ceremonies_;
   std::unique_ptr<ca::Authority> ca_;
 };

@@ -80,6 +80,21 @@ expect_rc 0 "bob approves the unlock" -- "$INKAN" ceremony approve --id "$U" --o
 expect_rc 0 "the unlock runs" -- "$INKAN" ceremony execute --id "$U"
 expect_rc 0 "dora signs again" -- bash -c "echo 135790 | '$INKAN' credential sign --id $CRED --hash $H"
 
+# Someone with the database cannot replay an executed request by resetting
+# its row, nor swap the operation an approved request runs.
+sqlite3 "$D/inkan.db" "UPDATE ceremony_requests SET state='pending', closed_us=NULL WHERE id='$U'"
+expect_rc 1 "an executed request reset to pending does not run again" -- "$INKAN" ceremony execute --id "$U"
+expect_out "records request" "… because the audit log records it as executed"
+P=$("$INKAN" ceremony propose policy.set --param key=max_failed_tries --param value=3 \
+      --operator alice --key "$K/alice.key" | sed -n 's/^request //p')
+"$INKAN" ceremony approve --id "$P" --operator bob --key "$K/bob.key" >/dev/null
+sqlite3 "$D/inkan.db" "UPDATE ceremony_requests SET operation='operator.remove' WHERE id='$P'"
+expect_rc 1 "an approved request whose operation column was swapped is refused" -- \
+  "$INKAN" ceremony execute --id "$P"
+expect_out "signed text" "… because the row no longer matches the signed text"
+sqlite3 "$D/inkan.db" "UPDATE ceremony_requests SET operation='policy.set' WHERE id='$P'"
+expect_rc 0 "restored, the approved request runs" -- "$INKAN" ceremony execute --id "$P"
+
 expect_rc 0 "the audit log verifies" -- "$INKAN" audit verify
 OUT=$("$INKAN" audit show --count 1000)
 for ev in operator.add ceremony.propose ceremony.approve ceremony.approve.refused \
