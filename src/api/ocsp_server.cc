@@ -1,6 +1,8 @@
 #include "api/ocsp_server.h"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -19,6 +21,8 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr size_t kMaxBody = 64 * 1024;
+constexpr int kIoTimeoutSeconds = 10;
+constexpr int kMaxRequestsPerConnection = 100;
 
 // Decodes the GET form: the last path segment, URL-decoded, is base64.
 std::string UrlDecode(absl::string_view s) {
@@ -116,16 +120,32 @@ absl::Status ServeOcsp(const std::string& listen, const OcspHandler& handler,
         ::poll(&p, 1, 1000);
         continue;
       }
-      if (ec) continue;
+      if (ec) {
+        // Not a transient "no connection yet": wait a little instead of
+        // spinning.
+        ::pollfd p{acceptor.native_handle(), POLLIN, 0};
+        ::poll(&p, 1, 100);
+        continue;
+      }
+      // Synchronous reads ignore Beast's expiry: bound them at the socket.
+      // A client that stalls is dropped after kIoTimeoutSeconds, and one
+      // connection serves at most kMaxRequestsPerConnection requests.
+      timeval tv{kIoTimeoutSeconds, 0};
+      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv,
+                   sizeof(tv));
+      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv,
+                   sizeof(tv));
       beast::tcp_stream stream(std::move(socket));
       beast::flat_buffer buffer;
-      while (!stop.load()) {
+      for (int served = 0; served < kMaxRequestsPerConnection && !stop.load();
+           ++served) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(kMaxBody);
-        stream.expires_after(std::chrono::seconds(10));
+        parser.header_limit(8 * 1024);
         http::read(stream, buffer, parser, ec);
         if (ec) break;
         auto res = Respond(parser.get(), handler);
+        if (served + 1 == kMaxRequestsPerConnection) res.keep_alive(false);
         http::write(stream, res, ec);
         if (ec || !res.keep_alive()) break;
       }

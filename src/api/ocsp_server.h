@@ -1,8 +1,11 @@
 // A plain-HTTP OCSP responder (RFC 6960 Appendix A): POST with
 // "application/ocsp-request" to any path, or GET /<path>/<base64 request>.
 // Answers "application/ocsp-response". HTTP/1.1 with keep-alive, one
-// connection at a time (OCSP clients make one short request), bodies up to
-// 64 KiB, 10 s to read a request.
+// connection at a time (OCSP clients make one short request): bodies up to
+// 64 KiB, headers up to 8 KiB, a socket that stays silent for 10 s is
+// dropped, at most 100 requests per connection. Put it behind a front end
+// that pools connections for real traffic; the signing service's server
+// (asynchronous, many connections) will take it over.
 #ifndef INKAN_API_OCSP_SERVER_H_
 #define INKAN_API_OCSP_SERVER_H_
 

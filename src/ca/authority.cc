@@ -1,7 +1,9 @@
 #include "ca/authority.h"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <map>
@@ -104,8 +106,13 @@ absl::StatusOr<CertProfile> LoadProfile(storage::Transaction& tx) {
   CertProfile p;
   for (const Field& f : fields) {
     auto* s = std::get_if<std::string>(&f.value);
-    if (f.key == "ee_days")
-      p.max_validity = absl::Hours(24 * std::get<int64_t>(f.value));
+    if (f.key == "ee_days") {
+      const int64_t* days = std::get_if<int64_t>(&f.value);
+      if (days == nullptr || *days < 1 || *days > 36500) {
+        return absl::DataLossError("stored profile has a bad ee_days");
+      }
+      p.max_validity = absl::Hours(24 * *days);
+    }
     if (s == nullptr) continue;
     if (f.key == "ocsp_url") p.ocsp_url = *s;
     if (f.key == "crl_url") p.crl_url = *s;
@@ -113,6 +120,7 @@ absl::StatusOr<CertProfile> LoadProfile(storage::Transaction& tx) {
     if (f.key == "hsm_policy") p.hsm_key_policy_oid = *s;
     if (f.key == "provisional_policy") p.provisional_key_policy_oid = *s;
   }
+  RETURN_IF_ERROR(CheckProfile(p));
   return p;
 }
 
@@ -372,197 +380,282 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
   };
   ceremonies.Register(std::move(rekey));
 
-  ceremony::OperationSpec import;
-  import.name = "ca.import";
-  import.summary =
+  ceremony::OperationSpec import_op;
+  import_op.name = "ca.import";
+  import_op.summary =
       "install the CA certificate an external root signed for the CSR: "
       "certificate (base64 "
       "DER), chain (optional base64 DER of the root); execute with k shares";
-  import.validate = [](const ceremony::Params& p)
-                        ->absl::Status {
-                          auto der = Base64Decode(Get(p, "certificate", ""));
-  if (!der.ok() || der->empty())
-    return absl::InvalidArgumentError("certificate is required");
-  return absl::OkStatus();
-};
-import.execute =
-    [](storage::Transaction&, const ceremony::Params&, absl::string_view)
-        ->absl::StatusOr<std::string> {
-          return absl::InvalidArgumentError(
-              "ca.import needs the custodians' shares (--share)");
-};  // namespace inkan::ca
-import.execute_with_inputs =
-    [&keys, &log, &clock ](storage::Transaction & tx, const ceremony::Params& p,
-                           absl::string_view actor,
-                           const std::vector<SecretBytes>& inputs)
-        ->absl::StatusOr<std::string> {
-          ASSIGN_OR_RETURN(ceremony::Custody c,
-                           ceremony::LoadCustody(tx, kCustodyKey));
-ASSIGN_OR_RETURN(std::optional<std::string> existing, tx.GetMeta(kCertKey));
-if (existing)
-  return absl::AlreadyExistsError("the CA already has its certificate");
-ASSIGN_OR_RETURN(std::string der, Base64Decode(Get(p, "certificate", "")));
-const auto* q = reinterpret_cast<const unsigned char*>(der.data());
-std::unique_ptr<X509, void (*)(X509*)> x509(d2i_X509(nullptr, &q, der.size()),
-                                            X509_free);
-if (!x509) return absl::InvalidArgumentError("certificate does not parse");
-unsigned char* spki = nullptr;
-int len = i2d_PUBKEY(X509_get0_pubkey(x509.get()), &spki);
-std::string spki_der(reinterpret_cast<char*>(spki), std::max(len, 0));
-OPENSSL_free(spki);
-if (spki_der != c.public_key_der) {
-  return absl::InvalidArgumentError(
-      "the certificate is not for this CA's key (its public key differs)");
-}
-std::vector<ceremony::Share> shares;
-for (const SecretBytes& text : inputs) {
-  ASSIGN_OR_RETURN(ceremony::Share share, ceremony::DecodeShare(text));
-  shares.push_back(std::move(share));
-}
-ASSIGN_OR_RETURN(auto key, ceremony::Activate(keys, c, shares));
-KeySigner signer(*key, c.public_key_der);
-// The CA's subject as RFC 4514 text, for the responder's name.
-std::unique_ptr<BIO, void (*)(BIO*)> bio(BIO_new(BIO_s_mem()), BIO_free_all);
-X509_NAME_print_ex(bio.get(), X509_get_subject_name(x509.get()), 0,
-                   XN_FLAG_RFC2253);
-char* text = nullptr;
-long text_len = BIO_get_mem_data(bio.get(), &text);
-std::string subject_text(text, text_len);
-ASSIGN_OR_RETURN(Name subject, ParseName(subject_text));
-RETURN_IF_ERROR(MakeResponder(tx, keys, der, signer, subject, clock.Now(),
-                              825));
-RETURN_IF_ERROR(tx.PutMeta(kCertKey, Base64Encode(der)));
-std::string chain = Get(p, "chain", "");
-if (!chain.empty()) RETURN_IF_ERROR(tx.PutMeta("ca.chain", chain));
-RETURN_IF_ERROR(log.Append(tx, Event{"ca.import",
-                                     {{"actor", std::string(actor)},
-                                      {"subject", subject_text},
-                                      {"certificate_sha256",
-                                       HexEncode(crypto::Sha256(der))}}}));
-return absl::StrCat("CA certificate installed: ", subject_text);
-}
-;
-ceremonies.Register(std::move(import));
-
-ceremony::OperationSpec profile_op;
-profile_op.name = "ca.profile";
-profile_op.summary =
-    "change the certificate profile: any of ee_days, ocsp_url, crl_url, "
-    "ca_issuers_url, "
-    "hsm_policy, provisional_policy";
-profile_op.validate = [](const ceremony::Params& p) -> absl::Status {
-  if (p.empty())
-    return absl::InvalidArgumentError("name at least one profile field");
-  for (const Field& f : p) {
-    if (f.key != "ee_days" && f.key != "ocsp_url" && f.key != "crl_url" &&
-        f.key != "ca_issuers_url" && f.key != "hsm_policy" &&
-        f.key != "provisional_policy") {
+  import_op.validate = [](const ceremony::Params& p) -> absl::Status {
+    auto der = Base64Decode(Get(p, "certificate", ""));
+    if (!der.ok() || der->empty())
+      return absl::InvalidArgumentError("certificate is required");
+    return absl::OkStatus();
+  };
+  import_op.execute = [](storage::Transaction&, const ceremony::Params&,
+                         absl::string_view) -> absl::StatusOr<std::string> {
+    return absl::InvalidArgumentError(
+        "ca.import needs the custodians' shares (--share)");
+  };  // namespace inkan::ca
+  import_op.execute_with_inputs =
+      [&keys, &log, &clock](storage::Transaction& tx, const ceremony::Params& p,
+                            absl::string_view actor,
+                            const std::vector<SecretBytes>& inputs)
+      -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(ceremony::Custody c,
+                     ceremony::LoadCustody(tx, kCustodyKey));
+    ASSIGN_OR_RETURN(std::optional<std::string> existing, tx.GetMeta(kCertKey));
+    if (existing)
+      return absl::AlreadyExistsError("the CA already has its certificate");
+    ASSIGN_OR_RETURN(std::string der, Base64Decode(Get(p, "certificate", "")));
+    const auto* q = reinterpret_cast<const unsigned char*>(der.data());
+    std::unique_ptr<X509, void (*)(X509*)> x509(
+        d2i_X509(nullptr, &q, der.size()), X509_free);
+    if (!x509) return absl::InvalidArgumentError("certificate does not parse");
+    unsigned char* spki = nullptr;
+    int len = i2d_PUBKEY(X509_get0_pubkey(x509.get()), &spki);
+    std::string spki_der(reinterpret_cast<char*>(spki), std::max(len, 0));
+    OPENSSL_free(spki);
+    if (spki_der != c.public_key_der) {
       return absl::InvalidArgumentError(
-          absl::StrCat("unknown profile field '", f.key, "'"));
+          "the certificate is not for this CA's key (its public key differs)");
     }
-  }
-  return SaveProfile(p).status();
-};
-profile_op.execute =
-    [&log](storage::Transaction& tx, const ceremony::Params& p,
-           absl::string_view actor) -> absl::StatusOr<std::string> {
-  ASSIGN_OR_RETURN(CertProfile current, LoadProfile(tx));
-  ASSIGN_OR_RETURN(std::optional<std::string> old, tx.GetMeta(kProfileKey));
-  ASSIGN_OR_RETURN(std::string next, SaveProfile(p, current));
-  RETURN_IF_ERROR(tx.PutMeta(kProfileKey, next));
-  RETURN_IF_ERROR(log.Append(tx, Event{"config.change",
-                                       {{"actor", std::string(actor)},
-                                        {"key", "ca.profile"},
-                                        {"old", old.value_or("")},
-                                        {"new", next}}}));
-  return absl::StrCat("certificate profile is now ", next);
-};
-ceremonies.Register(std::move(profile_op));
+    if (X509_check_ca(x509.get()) == 0) {
+      return absl::InvalidArgumentError(
+          "the certificate is not a CA certificate");
+    }
+    std::string chain_b64 = Get(p, "chain", "");
+    if (!chain_b64.empty()) {
+      auto chain_der = Base64Decode(chain_b64);
+      const auto* r =
+          chain_der.ok()
+              ? reinterpret_cast<const unsigned char*>(chain_der->data())
+              : nullptr;
+      std::unique_ptr<X509, void (*)(X509*)> root(
+          r == nullptr ? nullptr : d2i_X509(nullptr, &r, chain_der->size()),
+          X509_free);
+      if (!root || X509_verify(x509.get(), X509_get0_pubkey(root.get())) != 1) {
+        ERR_clear_error();
+        return absl::InvalidArgumentError(
+            "the certificate is not signed by the given chain");
+      }
+    }
+    std::vector<ceremony::Share> shares;
+    for (const SecretBytes& text : inputs) {
+      ASSIGN_OR_RETURN(ceremony::Share share, ceremony::DecodeShare(text));
+      shares.push_back(std::move(share));
+    }
+    ASSIGN_OR_RETURN(auto key, ceremony::Activate(keys, c, shares));
+    KeySigner signer(*key, c.public_key_der);
+    // The CA's subject as RFC 4514 text, for the responder's name.
+    std::unique_ptr<BIO, void (*)(BIO*)> bio(BIO_new(BIO_s_mem()),
+                                             BIO_free_all);
+    X509_NAME_print_ex(bio.get(), X509_get_subject_name(x509.get()), 0,
+                       XN_FLAG_RFC2253);
+    char* text = nullptr;
+    long text_len = BIO_get_mem_data(bio.get(), &text);
+    std::string subject_text(text, text_len);
+    ASSIGN_OR_RETURN(Name subject, ParseName(subject_text));
+    RETURN_IF_ERROR(
+        MakeResponder(tx, keys, der, signer, subject, clock.Now(), 825));
+    RETURN_IF_ERROR(tx.PutMeta(kCertKey, Base64Encode(der)));
+    std::string chain = Get(p, "chain", "");
+    if (!chain.empty()) RETURN_IF_ERROR(tx.PutMeta("ca.chain", chain));
+    RETURN_IF_ERROR(log.Append(
+        tx, Event{"ca.import",
+                  {{"actor", std::string(actor)},
+                   {"subject", subject_text},
+                   {"certificate_sha256", HexEncode(crypto::Sha256(der))}}}));
+    return absl::StrCat("CA certificate installed: ", subject_text);
+  };
+  ceremonies.Register(std::move(import_op));
 
-ceremony::OperationSpec restore;
-restore.name = "ca.restore";
-restore.summary =
-    "restore the CA from a backup bundle into an instance without a CA: "
-    "bundle (base64 of "
-    "`inkan ca backup`); the original custodians' shares then activate it";
-restore.validate = [](const ceremony::Params& p) -> absl::Status {
-  auto bundle = Base64Decode(Get(p, "bundle", ""));
-  if (!bundle.ok() || bundle->empty()) {
-    return absl::InvalidArgumentError(
-        "bundle must be the base64 of a CA backup bundle");
-  }
-  return audit::ParseFlatObject(*bundle).status();
-};
-restore.execute = [&log](
-                      storage::Transaction& tx, const ceremony::Params& p,
-                      absl::string_view actor) -> absl::StatusOr<std::string> {
-  if (ceremony::LoadCustody(tx, kCustodyKey).ok()) {
-    return absl::AlreadyExistsError("this instance already has a CA");
-  }
-  ASSIGN_OR_RETURN(std::string bundle, Base64Decode(Get(p, "bundle", "")));
-  ASSIGN_OR_RETURN(auto fields, audit::ParseFlatObject(bundle));
-  std::map<std::string, std::string> m;
-  for (const auto& f : fields) {
-    if (auto* s = std::get_if<std::string>(&f.value)) m[f.key] = *s;
-  }
-  if (m["type"] != "inkan.ca.backup.v1") {
-    return absl::InvalidArgumentError("not an inkan CA backup bundle");
-  }
-  // The custody record goes back under its own key, then must load.
-  RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, m["custody"]));
-  ASSIGN_OR_RETURN(ceremony::Custody c, ceremony::LoadCustody(tx, kCustodyKey));
-  RETURN_IF_ERROR(tx.PutMeta(kCertKey, m["certificate"]));
-  RETURN_IF_ERROR(tx.PutMeta(kProfileKey, m["profile"]));
-  RETURN_IF_ERROR(tx.PutMeta(kOcspCertKey, m["ocsp_certificate"]));
-  // The responder key was wrapped under the old HSM's master KEK: a new
-  // responder needs the CA key, so OCSP waits for a re-issue (ca.init's
-  // successor ceremony); the CRL number continues from the bundle.
-  RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
-  RETURN_IF_ERROR(tx.PutMeta(kCrlNumberKey,
-                             m["crl_number"].empty() ? "0" : m["crl_number"]));
-  auto der = Base64Decode(m["certificate"]);
-  if (!der.ok())
-    return absl::InvalidArgumentError(
-        "the bundle's CA certificate is malformed");
-  RETURN_IF_ERROR(log.Append(
-      tx, Event{"ca.restore",
-                {{"actor", std::string(actor)},
-                 {"share_set", c.set_id},
-                 {"certificate_sha256", HexEncode(crypto::Sha256(*der))},
-                 {"bundle_sha256", HexEncode(crypto::Sha256(bundle))}}}));
-  return absl::StrCat("CA restored (share set ", c.set_id,
-                      "); activate it with ", c.threshold,
-                      " of the original custodians' shares");
-};
-ceremonies.Register(std::move(restore));
+  ceremony::OperationSpec profile_op;
+  profile_op.name = "ca.profile";
+  profile_op.summary =
+      "change the certificate profile: any of ee_days, ocsp_url, crl_url, "
+      "ca_issuers_url, "
+      "hsm_policy, provisional_policy";
+  profile_op.validate = [](const ceremony::Params& p) -> absl::Status {
+    if (p.empty())
+      return absl::InvalidArgumentError("name at least one profile field");
+    for (const Field& f : p) {
+      if (f.key != "ee_days" && f.key != "ocsp_url" && f.key != "crl_url" &&
+          f.key != "ca_issuers_url" && f.key != "hsm_policy" &&
+          f.key != "provisional_policy") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown profile field '", f.key, "'"));
+      }
+    }
+    return SaveProfile(p).status();
+  };
+  profile_op.execute =
+      [&log](storage::Transaction& tx, const ceremony::Params& p,
+             absl::string_view actor) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(CertProfile current, LoadProfile(tx));
+    ASSIGN_OR_RETURN(std::optional<std::string> old, tx.GetMeta(kProfileKey));
+    ASSIGN_OR_RETURN(std::string next, SaveProfile(p, current));
+    RETURN_IF_ERROR(tx.PutMeta(kProfileKey, next));
+    RETURN_IF_ERROR(log.Append(tx, Event{"config.change",
+                                         {{"actor", std::string(actor)},
+                                          {"key", "ca.profile"},
+                                          {"old", old.value_or("")},
+                                          {"new", next}}}));
+    return absl::StrCat("certificate profile is now ", next);
+  };
+  ceremonies.Register(std::move(profile_op));
 
-ceremony::OperationSpec destroy;
-destroy.name = "ca.destroy";
-destroy.summary =
-    "destroy the CA key: its wrapped blob, the share split and the OCSP "
-    "responder key";
-destroy.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
-destroy.execute = [&log, &clock](
-                      storage::Transaction& tx, const ceremony::Params&,
-                      absl::string_view actor) -> absl::StatusOr<std::string> {
-  ASSIGN_OR_RETURN(ceremony::Custody c, ceremony::LoadCustody(tx, kCustodyKey));
-  ASSIGN_OR_RETURN(std::optional<std::string> ocsp, tx.GetMeta(kOcspKeyKey));
-  std::vector<std::string> custodians;
-  for (const auto& s : c.shares) custodians.push_back(s.custodian);
-  std::string when = FormatRfc3339(clock.Now());
-  // Tombstones replace the blobs: the wrapped CA key and the responder key
-  // are gone from the live database, and the split's shares match nothing.
-  ASSIGN_OR_RETURN(std::string tomb,
-                   audit::CanonicalObject(std::vector<Field>{
-                       {"destroyed", when},
-                       {"share_set", c.set_id},
-                       {"custodians", absl::StrJoin(custodians, ",")}}));
-  RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, tomb));
-  RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
-  RETURN_IF_ERROR(tx.PutMeta("ca.destroyed", tomb));
-  RETURN_IF_ERROR(log.Append(
-      tx,
-      Event{"ca.destroy",
+  ceremony::OperationSpec restore;
+  restore.name = "ca.restore";
+  restore.summary =
+      "restore the CA from a backup bundle into an instance on the same HSM: "
+      "bundle_sha256, "
+      "subject, share_set (shown for the approvers); execute with --input the "
+      "bundle";
+  restore.validate = [](const ceremony::Params& p) -> absl::Status {
+    if (Get(p, "bundle_sha256", "").size() != 64) {
+      return absl::InvalidArgumentError(
+          "bundle_sha256 (64 hex digits) is required");
+    }
+    return absl::OkStatus();
+  };
+  restore.execute = [](storage::Transaction&, const ceremony::Params&,
+                       absl::string_view) -> absl::StatusOr<std::string> {
+    return absl::InvalidArgumentError(
+        "ca.restore needs the bundle (--input FILE)");
+  };
+  restore.execute_with_inputs =
+      [&log](storage::Transaction& tx, const ceremony::Params& p,
+             absl::string_view actor, const std::vector<SecretBytes>& inputs)
+      -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(std::optional<std::string> destroyed,
+                     tx.GetMeta("ca.destroyed"));
+    if (destroyed) {
+      return absl::FailedPreconditionError(
+          "this instance destroyed its CA; a destroyed CA is not restored");
+    }
+    if (ceremony::LoadCustody(tx, kCustodyKey).ok()) {
+      return absl::AlreadyExistsError("this instance already has a CA");
+    }
+    if (inputs.size() != 1)
+      return absl::InvalidArgumentError("give exactly one bundle");
+    std::string bundle(inputs[0].RevealString());
+    std::string digest = HexEncode(crypto::Sha256(bundle));
+    if (digest != Get(p, "bundle_sha256", "")) {
+      return absl::InvalidArgumentError(
+          "this is not the bundle the operators approved");
+    }
+    auto fields = audit::ParseFlatObject(bundle);
+    if (!fields.ok())
+      return absl::InvalidArgumentError("the bundle does not parse");
+    std::map<std::string, std::string> m;
+    for (const auto& f : *fields) {
+      if (auto* s = std::get_if<std::string>(&f.value)) m[f.key] = *s;
+    }
+    if (m["type"] != "inkan.ca.backup.v1") {
+      return absl::InvalidArgumentError("not an inkan CA backup bundle");
+    }
+    RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, m["custody"]));
+    ASSIGN_OR_RETURN(ceremony::Custody c,
+                     ceremony::LoadCustody(tx, kCustodyKey));
+    if (c.set_id != Get(p, "share_set", "")) {
+      return absl::InvalidArgumentError(
+          "the bundle's share set is not the one approved");
+    }
+    // The certificate must be for the key in custody.
+    auto der = Base64Decode(m["certificate"]);
+    if (!der.ok())
+      return absl::InvalidArgumentError(
+          "the bundle's CA certificate is malformed");
+    const auto* q = reinterpret_cast<const unsigned char*>(der->data());
+    std::unique_ptr<X509, void (*)(X509*)> x509(
+        d2i_X509(nullptr, &q, der->size()), X509_free);
+    if (!x509)
+      return absl::InvalidArgumentError(
+          "the bundle's CA certificate does not parse");
+    unsigned char* spki = nullptr;
+    int len = i2d_PUBKEY(X509_get0_pubkey(x509.get()), &spki);
+    std::string spki_der(reinterpret_cast<char*>(spki), std::max(len, 0));
+    OPENSSL_free(spki);
+    if (spki_der != c.public_key_der) {
+      return absl::InvalidArgumentError(
+          "the bundle's certificate is not for its CA key");
+    }
+    RETURN_IF_ERROR(tx.PutMeta(kCertKey, m["certificate"]));
+    RETURN_IF_ERROR(tx.PutMeta(kProfileKey, m["profile"]));
+    RETURN_IF_ERROR(LoadProfile(tx).status());
+    RETURN_IF_ERROR(tx.PutMeta(kOcspCertKey, m["ocsp_certificate"]));
+    RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, m["ocsp_key"]));
+    int64_t crl_number = 0;
+    (void)absl::SimpleAtoi(m["crl_number"], &crl_number);
+    RETURN_IF_ERROR(tx.PutMeta(kCrlNumberKey, absl::StrCat(crl_number)));
+    // Revocations travel with the CA: its CRLs must keep listing them.
+    int64_t revoked = 0;
+    for (absl::string_view item :
+         absl::StrSplit(m["revoked"], ';', absl::SkipEmpty())) {
+      std::vector<std::string> parts = absl::StrSplit(item, ':');
+      int64_t at_us = 0;
+      int reason = 0;
+      if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], &at_us) ||
+          !absl::SimpleAtoi(parts[2], &reason)) {
+        return absl::InvalidArgumentError(
+            "the bundle's revocation list is malformed");
+      }
+      storage::CertificateRecord r;
+      r.serial_hex = parts[0];
+      r.subject = "(restored revocation)";
+      r.revoked = true;
+      r.revoked_at = absl::FromUnixMicros(at_us);
+      r.reason = reason;
+      r.issued = r.revoked_at;
+      r.not_before = r.revoked_at;
+      r.not_after = r.revoked_at;
+      RETURN_IF_ERROR(tx.InsertCertificate(r));
+      ++revoked;
+    }
+    RETURN_IF_ERROR(log.Append(
+        tx, Event{"ca.restore",
+                  {{"actor", std::string(actor)},
+                   {"share_set", c.set_id},
+                   {"certificate_sha256", HexEncode(crypto::Sha256(*der))},
+                   {"bundle_sha256", digest},
+                   {"revocations", revoked},
+                   {"crl_number", crl_number}}}));
+    return absl::StrCat("CA restored (share set ", c.set_id, ", ", revoked,
+                        " revocations); activate it with ", c.threshold,
+                        " of the original custodians' shares");
+  };
+  ceremonies.Register(std::move(restore));
+
+  ceremony::OperationSpec destroy;
+  destroy.name = "ca.destroy";
+  destroy.summary =
+      "destroy the CA key: its wrapped blob, the share split and the OCSP "
+      "responder key";
+  destroy.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
+  destroy.execute =
+      [&log, &clock](storage::Transaction& tx, const ceremony::Params&,
+                     absl::string_view actor) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(ceremony::Custody c,
+                     ceremony::LoadCustody(tx, kCustodyKey));
+    ASSIGN_OR_RETURN(std::optional<std::string> ocsp, tx.GetMeta(kOcspKeyKey));
+    std::vector<std::string> custodians;
+    for (const auto& s : c.shares) custodians.push_back(s.custodian);
+    std::string when = FormatRfc3339(clock.Now());
+    // Tombstones replace the blobs: the wrapped CA key and the responder key
+    // are gone from the live database, and the split's shares match nothing.
+    ASSIGN_OR_RETURN(std::string tomb,
+                     audit::CanonicalObject(std::vector<Field>{
+                         {"destroyed", when},
+                         {"share_set", c.set_id},
+                         {"custodians", absl::StrJoin(custodians, ",")}}));
+    RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, tomb));
+    RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
+    RETURN_IF_ERROR(tx.PutMeta("ca.destroyed", tomb));
+    RETURN_IF_ERROR(log.Append(
+        tx,
+        Event{
+            "ca.destroy",
             {{"actor", std::string(actor)},
              {"wrapped_ca_key_sha256", HexEncode(crypto::Sha256(c.wrapped))},
              {"ca_public_key_sha256",
@@ -572,11 +665,12 @@ destroy.execute = [&log, &clock](
              {"ocsp_responder_key_removed", ocsp.has_value() && !ocsp->empty()},
              {"hsm_objects_removed", int64_t{0}},
              {"backups_removed", int64_t{0}}}}));
-  return absl::StrCat("CA key destroyed: wrapped key and share set ", c.set_id,
-                      " removed; custodians ", absl::StrJoin(custodians, ", "),
-                      " should now acknowledge (inkan ca destroy-ack)");
-};
-ceremonies.Register(std::move(destroy));
+    return absl::StrCat("CA key destroyed: wrapped key and share set ",
+                        c.set_id, " removed; custodians ",
+                        absl::StrJoin(custodians, ", "),
+                        " should now acknowledge (inkan ca destroy-ack)");
+  };
+  ceremonies.Register(std::move(destroy));
 }
 
 absl::StatusOr<std::string> Authority::BackupBundle(absl::string_view actor) {
@@ -594,13 +688,23 @@ absl::StatusOr<std::string> Authority::BackupBundle(absl::string_view actor) {
         ASSIGN_OR_RETURN(std::string profile, get(kProfileKey));
         ASSIGN_OR_RETURN(std::string ocsp_cert, get(kOcspCertKey));
         ASSIGN_OR_RETURN(std::string crl_number, get(kCrlNumberKey));
+        ASSIGN_OR_RETURN(std::string ocsp_key, get(kOcspKeyKey));
+        ASSIGN_OR_RETURN(auto revoked, tx.ListRevokedCertificates());
+        std::vector<std::string> items;
+        for (const auto& r : revoked) {
+          items.push_back(absl::StrCat(r.serial_hex, ":",
+                                       absl::ToUnixMicros(r.revoked_at), ":",
+                                       r.reason));
+        }
         ASSIGN_OR_RETURN(bundle, audit::CanonicalObject(std::vector<Field>{
                                      {"type", "inkan.ca.backup.v1"},
                                      {"custody", custody},
                                      {"certificate", cert},
                                      {"profile", profile},
                                      {"ocsp_certificate", ocsp_cert},
-                                     {"crl_number", crl_number}}));
+                                     {"crl_number", crl_number},
+                                     {"ocsp_key", ocsp_key},
+                                     {"revoked", absl::StrJoin(items, ";")}}));
         return log_.Append(
             tx, Event{"ca.backup",
                       {{"actor", std::string(actor)},

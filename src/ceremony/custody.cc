@@ -10,6 +10,8 @@
 #include "common/encoding.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "crypto/aead.h"
+#include "crypto/digest.h"
 #include "crypto/signer.h"
 
 namespace inkan::ceremony {
@@ -78,25 +80,57 @@ absl::StatusOr<SecretBytes> CombineChecked(const Custody& custody,
 
 }  // namespace
 
+namespace {
+
+// The outer layer: the HSM-wrapped key, AEAD-sealed under the split KEK and
+// bound to the algorithm and public key.
+std::string OuterAad(const Custody& c) {
+  return absl::StrCat("inkan-custody-v1|", crypto::KeyAlgorithmName(c.alg), "|",
+                      HexEncode(crypto::Sha256(c.public_key_der)));
+}
+
+absl::StatusOr<SecretBytes> OpenOuter(const Custody& c,
+                                      const SecretBytes& kek) {
+  auto inner = crypto::AeadOpen(kek, c.wrapped, OuterAad(c));
+  if (absl::IsUnauthenticated(inner.status())) {
+    return absl::DataLossError(
+        "the shares combine to a KEK that does not open the custody record: "
+        "the record or "
+        "the commitments were altered");
+  }
+  return inner;
+}
+
+}  // namespace
+
 absl::StatusOr<NewCustody> CreateCustody(
     hsm::KeyStore& keys, crypto::KeyAlgorithm alg,
     absl::Span<const storage::OperatorRecord> custodians, int k) {
+  // Inner layer: wrapped inside the HSM under its master KEK, so nothing
+  // outside the HSM (not even all the shares together) yields the key.
+  ASSIGN_OR_RETURN(hsm::WrappedKey key, keys.GenerateWrappedKey(alg));
   ASSIGN_OR_RETURN(SecretBytes kek, RandomSecret(32));
-  ASSIGN_OR_RETURN(hsm::WrappedKey key, keys.GenerateKeyWrappedUnder(alg, kek));
   Custody base;
   base.alg = alg;
   base.public_key_der = key.public_key_der;
-  base.wrapped = std::string(key.wrapped.RevealString());
+  ASSIGN_OR_RETURN(base.wrapped,
+                   crypto::AeadSeal(kek, key.wrapped, OuterAad(base)));
   ASSIGN_OR_RETURN(NewCustody out, Split(kek, std::move(base), custodians, k));
-  ASSIGN_OR_RETURN(out.key, keys.ActivateWithKek(alg, key.wrapped, kek));
+  ASSIGN_OR_RETURN(out.key, keys.Activate(alg, key.wrapped));
   return out;
 }
 
 absl::StatusOr<NewCustody> Reshare(
     const Custody& current, absl::Span<const Share> shares,
     absl::Span<const storage::OperatorRecord> custodians, int k) {
-  ASSIGN_OR_RETURN(SecretBytes kek, CombineChecked(current, shares));
-  return Split(kek, current, custodians, k);
+  ASSIGN_OR_RETURN(SecretBytes old_kek, CombineChecked(current, shares));
+  ASSIGN_OR_RETURN(SecretBytes inner, OpenOuter(current, old_kek));
+  // A new KEK: the old shares open nothing from now on, not even with a copy
+  // of the new record.
+  ASSIGN_OR_RETURN(SecretBytes kek, RandomSecret(32));
+  Custody next = current;
+  ASSIGN_OR_RETURN(next.wrapped, crypto::AeadSeal(kek, inner, OuterAad(next)));
+  return Split(kek, std::move(next), custodians, k);
 }
 
 absl::Status CheckShare(const Custody& custody, const Share& share) {
@@ -123,13 +157,13 @@ absl::StatusOr<std::unique_ptr<hsm::ActiveKey>> Activate(
     hsm::KeyStore& keys, const Custody& custody,
     absl::Span<const Share> shares) {
   ASSIGN_OR_RETURN(SecretBytes kek, CombineChecked(custody, shares));
-  auto active =
-      keys.ActivateWithKek(custody.alg, SecretBytes(custody.wrapped), kek);
+  ASSIGN_OR_RETURN(SecretBytes inner, OpenOuter(custody, kek));
+  auto active = keys.Activate(custody.alg, inner);
   if (absl::IsInvalidArgument(active.status())) {
-    return absl::DataLossError(
-        "the shares combine to a KEK that does not unwrap the key: the stored "
-        "key or "
-        "commitments were altered");
+    return absl::FailedPreconditionError(
+        "the CA key was wrapped by another HSM's master key: restore onto the "
+        "HSM that made "
+        "it (or one restored from its backup)");
   }
   return active;
 }
@@ -178,7 +212,8 @@ absl::StatusOr<Custody> LoadCustody(storage::Transaction& tx,
   int n = 0;
   if (!alg.ok() || !pub.ok() || !wrapped.ok() ||
       !absl::SimpleAtoi(m["k"], &c.threshold) ||
-      !absl::SimpleAtoi(m["n"], &n) || n < c.threshold || n > kMaxShares) {
+      !absl::SimpleAtoi(m["n"], &n) || n < c.threshold || n > kMaxShares ||
+      c.threshold < kMinThreshold) {
     return absl::DataLossError(absl::StrCat(key, " is malformed"));
   }
   c.alg = *alg;

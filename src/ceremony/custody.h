@@ -1,15 +1,17 @@
 // Custody of the CA key under multi-person control (R6, R7, R8).
 //
-// The CA key is generated in the HSM and leaves it only wrapped under a fresh
-// CA KEK (hsm::KeyStore::GenerateKeyWrappedUnder). The KEK itself is never
-// stored: it is split k-of-n with Shamir's scheme among the custodians (the
-// operators chosen at the ceremony). Each share is sealed to its custodian's
-// P-256 key, or — for a custodian whose key cannot receive sealed data
-// (Ed25519) — handed out once as checksummed text to print. inkan keeps the
-// wrapped CA key, its public key, and per share the custodian, a commitment
-// (so a share altered even with a recomputed checksum is named when it is
-// entered) and the sealed share. Activating the CA key takes k shares that
-// pass their commitments; the KEK then lives only for the one unwrap.
+// The CA key is generated in the HSM and leaves it only wrapped under the
+// HSM's master KEK (inner layer: useless without that HSM); that blob is then
+// AEAD-sealed under a fresh CA KEK (outer layer: useless without k shares), so
+// neither the HSM alone nor all the shares together yield the key. The CA KEK
+// itself is never stored: it is split k-of-n with Shamir's scheme among the
+// custodians (the operators chosen at the ceremony). Each share is sealed to
+// its custodian's P-256 key, or — for a custodian whose key cannot receive
+// sealed data (Ed25519) — handed out once as checksummed text to print. inkan
+// keeps the wrapped CA key, its public key, and per share the custodian, a
+// commitment (so a share altered even with a recomputed checksum is named when
+// it is entered) and the sealed share. Activating the CA key takes k shares
+// that pass their commitments; the KEK then lives only for the one unwrap.
 //
 // Thread-safety: stateless functions.
 #ifndef INKAN_CEREMONY_CUSTODY_H_

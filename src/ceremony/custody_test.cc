@@ -111,7 +111,16 @@ TEST_F(CustodyTest, RekeyVoidsTheOldSharesAndKeepsTheKey) {
   auto re = Reshare(nc->custody, {old[0], old[2]}, records_, 3);
   ASSERT_TRUE(re.ok()) << re.status();
   EXPECT_EQ(re->custody.public_key_der, nc->custody.public_key_der);
-  EXPECT_EQ(re->custody.wrapped, nc->custody.wrapped);
+  // A new KEK seals the same HSM-wrapped key: the record changes, the key not.
+  EXPECT_NE(re->custody.wrapped, nc->custody.wrapped);
+  // Old shares, even with the new record and the right split id forged in,
+  // open nothing.
+  Custody forged = re->custody;
+  forged.set_id = nc->custody.set_id;
+  forged.shares = nc->custody.shares;
+  forged.threshold = 2;
+  auto st2 = Activate(*keys_, forged, {old[0], old[2]});
+  EXPECT_EQ(st2.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(re->custody.set_id, nc->custody.set_id);
   auto st = Activate(*keys_, re->custody, {old[0], old[1], old[2]});
   EXPECT_EQ(st.status().code(), absl::StatusCode::kInvalidArgument);
@@ -120,6 +129,21 @@ TEST_F(CustodyTest, RekeyVoidsTheOldSharesAndKeepsTheKey) {
   EXPECT_TRUE(Activate(*keys_, re->custody, fresh).ok());
   EXPECT_EQ(Activate(*keys_, re->custody, {fresh[0], fresh[1]}).status().code(),
             absl::StatusCode::kFailedPrecondition);  // now 3 are needed
+}
+
+// k shares without the HSM that wrapped the key give nothing: another HSM
+// (another master KEK) cannot unwrap it.
+TEST_F(CustodyTest, SharesAreUselessWithoutTheHsmThatMadeTheKey) {
+  auto nc = CreateCustody(*keys_, crypto::KeyAlgorithm::kEcP256, records_, 2);
+  ASSERT_TRUE(nc.ok());
+  char tmpl[] = "/tmp/inkan-custody-other-XXXXXX";
+  auto other = std::move(
+      *hsm::OpenSoftwareKeyStore(std::string(mkdtemp(tmpl)) + "/keys"));
+  ASSERT_TRUE(other->Initialize().ok());
+  auto st = Activate(*other, nc->custody, SharesOf(*nc));
+  EXPECT_EQ(st.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(st.status().message(), HasSubstr("another HSM"));
+  EXPECT_TRUE(Activate(*keys_, nc->custody, SharesOf(*nc)).ok());
 }
 
 TEST_F(CustodyTest, SavedCustodyLoadsBackExactly) {

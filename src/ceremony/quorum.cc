@@ -261,6 +261,16 @@ absl::StatusOr<std::string> ConfigHash(storage::Transaction& tx) {
     ops.push_back(
         absl::StrCat(op.name, "=", HexEncode(crypto::Sha256(op.public_key))));
   }
+  // The CA's custody (share split) and profile too: a request proposed before
+  // a rekey, restore, destroy or profile change must be proposed again.
+  ASSIGN_OR_RETURN(std::optional<std::string> custody,
+                   tx.GetMeta("ca.custody"));
+  ASSIGN_OR_RETURN(std::optional<std::string> profile,
+                   tx.GetMeta("ca.profile"));
+  ops.push_back(absl::StrCat("ca.custody=",
+                             HexEncode(crypto::Sha256(custody.value_or("")))));
+  ops.push_back(absl::StrCat("ca.profile=",
+                             HexEncode(crypto::Sha256(profile.value_or("")))));
   ASSIGN_OR_RETURN(
       std::string text,
       audit::CanonicalObject(std::vector<Field>{

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "api/ocsp_server.h"
+#include "audit/canonical_json.h"
 #include "audit/verifier.h"
 #include "ca/certificate.h"
 #include "ceremony/sealed_share.h"
@@ -77,6 +78,7 @@ int ExitCodeFor(const absl::Status& status) {
 absl::Status Init(const InitArgs& args) {
   server::InitOptions opts;
   opts.quorum = args.quorum;
+  opts.use_existing_keys = args.use_existing_keys;
   opts.backend = args.backend;
   opts.pkcs11_module = args.pkcs11_module;
   opts.token_label = args.token_label;
@@ -685,10 +687,46 @@ absl::Status CaBackup(const std::string& data, const std::string& out_file) {
 absl::Status CaRestore(const std::string& data, const std::string& in_file,
                        const OperatorSignature& proposer) {
   ASSIGN_OR_RETURN(std::string bundle, ReadFile(in_file));
-  Out("proposing the ca.restore ceremony:");
-  return CeremonyPropose(data, "ca.restore",
-                         {absl::StrCat("bundle=", Base64Encode(bundle))}, "24h",
-                         proposer);
+  // What the approvers see: the bundle's hash, the CA subject and the share
+  // set.
+  auto fields = audit::ParseFlatObject(bundle);
+  if (!fields.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat(in_file, " is not a CA bundle"));
+  std::string subject = "(unreadable)", share_set;
+  for (const auto& f : *fields) {
+    const std::string* v = std::get_if<std::string>(&f.value);
+    if (v == nullptr) continue;
+    if (f.key == "certificate") {
+      auto der = Base64Decode(*v);
+      if (der.ok()) {
+        const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+        X509* x = d2i_X509(nullptr, &p, static_cast<long>(der->size()));
+        if (x != nullptr) {
+          char buf[512];
+          X509_NAME_oneline(X509_get_subject_name(x), buf, sizeof(buf));
+          subject = buf;
+          X509_free(x);
+        }
+      }
+    }
+    if (f.key == "custody") {
+      auto custody = audit::ParseFlatObject(*v);
+      if (custody.ok()) {
+        for (const auto& c : *custody) {
+          if (c.key == "set_id") share_set = std::get<std::string>(c.value);
+        }
+      }
+    }
+  }
+  Out("proposing the ca.restore ceremony (execute it with --input the same "
+      "bundle):");
+  return CeremonyPropose(
+      data, "ca.restore",
+      {absl::StrCat("bundle_sha256=", HexEncode(crypto::Sha256(bundle))),
+       absl::StrCat("subject=", subject),
+       absl::StrCat("share_set=", share_set)},
+      "24h", proposer);
 }
 
 absl::Status CaDestroyAck(const std::string& data,

@@ -21,6 +21,7 @@ int ExitCodeFor(const absl::Status& status);
 struct InitArgs {
   std::string data;
   int quorum = 2;
+  bool use_existing_keys = false;
   std::string backend = "pkcs11";
   std::string pkcs11_module, token_label, pin_file;
   std::vector<std::string> policy;  // key=value

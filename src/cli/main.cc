@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
                        "initial policy, KEY=VALUE (repeatable)");
   init_cmd->add_option("--quorum", init.quorum,
                        "operators needed for a ceremony (default 2)");
+  init_cmd->add_flag(
+      "--use-existing-keys", init.use_existing_keys,
+      "the token already holds inkan's system keys (same HSM, new instance)");
   init_cmd->callback([&] {
     init.data = data;
     result = Init(init);
@@ -204,7 +207,7 @@ int main(int argc, char** argv) {
   data_opt(execute);
   execute->add_option("--id", id, "request id")->required();
   std::vector<std::string> exec_shares;
-  execute->add_option("--share", exec_shares,
+  execute->add_option("--share,--input", exec_shares,
                       "a custodian's text share file, for operations that need "
                       "them (ca.rekey)");
   execute->callback([&] { result = CeremonyExecute(data, id, exec_shares); });

@@ -161,7 +161,16 @@ absl::Status Instance::Init(const std::string& dir,
 
   auto keys = OpenKeys(dir, conf);
   if (!keys.ok()) return cleanup(keys.status());
-  if (auto st = (*keys)->Initialize(); !st.ok()) return cleanup(st);
+  if (options.use_existing_keys) {
+    if (options.pkcs11_module.empty()) {
+      return cleanup(absl::InvalidArgumentError(
+          "--use-existing-keys goes with --pkcs11-module (a token inkan set up "
+          "before)"));
+    }
+    if (auto st = (*keys)->CheckSystemKeys(); !st.ok()) return cleanup(st);
+  } else if (auto st = (*keys)->Initialize(); !st.ok()) {
+    return cleanup(st);
+  }
   auto signer = (*keys)->AuditSigner();
   if (!signer.ok()) return cleanup(signer.status());
   auto pem = crypto::SpkiDerToPem((*signer)->public_key_der());

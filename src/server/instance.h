@@ -37,6 +37,9 @@ struct InitOptions {
   std::map<std::string, std::string> policy;
   // Ceremonies need this many distinct operators (2..255).
   int quorum = 2;
+  // With --pkcs11-module: the token already holds inkan's system keys (a
+  // second instance on the same HSM, e.g. to restore a CA); use them.
+  bool use_existing_keys = false;
 };
 
 class Instance {

@@ -132,29 +132,43 @@ OBJ=$(SOFTHSM2_CONF=$D/hsm/softhsm2.conf pkcs11-tool --module "$SOFTHSM_LIB" --t
 expect_rc 0 "ca backup writes the bundle" -- "$INKAN" ca backup --out "$WORK/ca-bundle.json"
 if grep -qi "PRIVATE KEY\|inkan-share1" "$WORK/ca-bundle.json"; then not_ok "the bundle holds a secret"; \
   else ok "the bundle holds no private key and no share"; fi
-D2=$WORK/restored
-(
-  export INKAN_DATA=$D2
-  "$INKAN" init --quorum 2 --policy argon2.m_cost_kib=1024 --policy argon2.t_cost=1 >/dev/null
-  "$INKAN" operator add alice --public-key "$K/alice.pub" >/dev/null
-  "$INKAN" operator add bob --public-key "$K/bob.pub" >/dev/null
-  "$INKAN" ca restore --in "$WORK/ca-bundle.json" --operator alice --key "$K/alice.key" \
-    | sed -n 's/^request //p' > "$WORK/restore.id"
-  "$INKAN" ceremony approve --id "$(cat "$WORK/restore.id")" --operator bob --key "$K/bob.key" >/dev/null
-  "$INKAN" ceremony execute --id "$(cat "$WORK/restore.id")" > "$WORK/restore.out" 2>&1
-  echo 135790 | "$INKAN" user add frank >/dev/null
-  echo 135790 | "$INKAN" credential create --user frank --alg ec-p256 > "$WORK/frank.id"
-  "$INKAN" cert issue --credential "$(cat "$WORK/frank.id")" \
-    --share "$WORK/alice.share" --share "$WORK/bob.share" > "$WORK/frank.out" 2>&1
-  "$INKAN" audit verify > "$WORK/restore.audit" 2>&1
-)
-grep -q "CA restored" "$WORK/restore.out" && ok "ca.restore runs in an empty instance" \
-  || not_ok "restore: $(cat "$WORK/restore.out")"
-sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$WORK/frank.out" > "$WORK/frank.pem"
+# restore_into DIR [init options]: a new instance, the bundle restored by a
+# ceremony there, then a certificate issued with the original shares.
+restore_into() {
+  local dir=$1
+  shift
+  (
+    export INKAN_DATA=$dir
+    "$INKAN" init --quorum 2 --policy argon2.m_cost_kib=1024 --policy argon2.t_cost=1 "$@" >/dev/null
+    "$INKAN" operator add alice --public-key "$K/alice.pub" >/dev/null
+    "$INKAN" operator add bob --public-key "$K/bob.pub" >/dev/null
+    id=$("$INKAN" ca restore --in "$WORK/ca-bundle.json" --operator alice --key "$K/alice.key" \
+           | sed -n 's/^request //p')
+    "$INKAN" ceremony approve --id "$id" --operator bob --key "$K/bob.key" >/dev/null
+    "$INKAN" ceremony execute --id "$id" --input "$WORK/ca-bundle.json" > "$dir.restore" 2>&1
+    echo 135790 | "$INKAN" user add frank >/dev/null
+    cred=$(echo 135790 | "$INKAN" credential create --user frank --alg ec-p256)
+    "$INKAN" cert issue --credential "$cred" --share "$WORK/alice.share" --share "$WORK/bob.share" \
+      > "$dir.issue" 2>&1
+    "$INKAN" audit verify > "$dir.audit" 2>&1
+  )
+}
+# Same HSM (a second instance on the token, its system keys adopted): works.
+SOFTHSM2_CONF=$D/hsm/softhsm2.conf restore_into "$WORK/same-hsm" \
+  --pkcs11-module "$SOFTHSM_LIB" --token-label inkan --pin-file "$D/hsm/user.pin" --use-existing-keys
+grep -q "CA restored" "$WORK/same-hsm.restore" && ok "ca.restore runs in an empty instance on the same HSM" \
+  || not_ok "restore: $(cat "$WORK/same-hsm.restore")"
+grep -q "1 revocations" "$WORK/same-hsm.restore" && ok "… and carries the revocations" \
+  || not_ok "revocations: $(cat "$WORK/same-hsm.restore")"
+sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$WORK/same-hsm.issue" > "$WORK/frank.pem"
 expect_rc 0 "the restored CA, activated by the original shares, signs under the original root" -- \
   openssl verify -CAfile "$WORK/root.pem" "$WORK/frank.pem"
-grep -q "intact" "$WORK/restore.audit" && ok "the restored instance's log verifies" \
-  || not_ok "restored log: $(cat "$WORK/restore.audit")"
+grep -q "intact" "$WORK/same-hsm.audit" && ok "the restored instance's log verifies" \
+  || not_ok "restored log: $(cat "$WORK/same-hsm.audit")"
+# Another HSM: the shares open the record, but only that HSM unwraps the key.
+restore_into "$WORK/other-hsm"
+grep -q "another HSM" "$WORK/other-hsm.issue" && ok "on another HSM the shares alone activate nothing" \
+  || not_ok "other HSM: $(cat "$WORK/other-hsm.issue")"
 
 # Rekey: new shares for the same CA key; the old ones are void.
 RK=$("$INKAN" ceremony propose ca.rekey --operator alice --key "$K/alice.key" | sed -n 's/^request //p')
@@ -203,6 +217,11 @@ expect_out "destroyed" "… because the key was destroyed"
 expect_rc 7 "after destroy, the OCSP responder key is gone" -- "$INKAN" ocsp serve --listen 127.0.0.1:0
 OUT=$(sqlite3 "$D/inkan.db" "SELECT value FROM meta WHERE key IN ('ca.custody','ca.ocsp.key')")
 if echo "$OUT" | grep -q '"wrapped"'; then not_ok "a wrapped key is still stored"; else ok "no wrapped CA or responder key remains in the database"; fi
+RS=$("$INKAN" ca restore --in "$WORK/ca-bundle.json" --operator alice --key "$K/alice.key" \
+       | sed -n 's/^request //p')
+"$INKAN" ceremony approve --id "$RS" --operator bob --key "$K/bob.key" >/dev/null
+expect_rc 7 "a destroyed CA is not restored from an old bundle" -- \
+  "$INKAN" ceremony execute --id "$RS" --input "$WORK/ca-bundle.json"
 expect_rc 6 "a destruction acknowledgement with the wrong key is refused" -- \
   "$INKAN" ca destroy-ack --operator bob --key "$K/alice.key"
 for who in alice bob carol; do
