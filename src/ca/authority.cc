@@ -1,6 +1,7 @@
 #include "ca/authority.h"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -1037,6 +1038,50 @@ absl::StatusOr<std::unique_ptr<OcspService>> OcspService::Open(
   return svc;
 }
 
+namespace {
+
+// The latest CRL the CA signed, if it verifies with the CA certificate: a
+// database writer can edit the certificates table, not a signed CRL.
+std::unique_ptr<X509_CRL, void (*)(X509_CRL*)> SignedCrl(
+    storage::Transaction& tx, const std::string& ca_der) {
+  std::unique_ptr<X509_CRL, void (*)(X509_CRL*)> none(nullptr, X509_CRL_free);
+  auto b64 = tx.GetMeta(kCrlKey);
+  if (!b64.ok() || !b64->has_value()) return none;
+  auto der = Base64Decode(**b64);
+  if (!der.ok()) return none;
+  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  std::unique_ptr<X509_CRL, void (*)(X509_CRL*)> crl(
+      d2i_X509_CRL(nullptr, &p, der->size()), X509_CRL_free);
+  const auto* c = reinterpret_cast<const unsigned char*>(ca_der.data());
+  std::unique_ptr<X509, void (*)(X509*)> ca(
+      d2i_X509(nullptr, &c, ca_der.size()), X509_free);
+  if (!crl || !ca ||
+      X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) != 1) {
+    ERR_clear_error();
+    return none;
+  }
+  return crl;
+}
+
+// If `serial_hex` is on the signed CRL: its revocation time.
+std::optional<absl::Time> OnCrl(X509_CRL* crl, const std::string& serial_hex) {
+  if (crl == nullptr) return std::nullopt;
+  BIGNUM* bn = nullptr;
+  if (BN_hex2bn(&bn, serial_hex.c_str()) == 0) return std::nullopt;
+  ASN1_INTEGER* serial = BN_to_ASN1_INTEGER(bn, nullptr);
+  BN_free(bn);
+  X509_REVOKED* entry = nullptr;
+  int found = X509_CRL_get0_by_serial(crl, &entry, serial);
+  ASN1_INTEGER_free(serial);
+  if (found != 1 || entry == nullptr) return std::nullopt;
+  struct tm tm = {};
+  if (ASN1_TIME_to_tm(X509_REVOKED_get0_revocationDate(entry), &tm) != 1)
+    return absl::Now();
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
+}  // namespace
+
 std::string OcspService::Answer(absl::string_view request_der) {
   auto req = ParseOcspRequest(request_der);
   if (!req.ok()) return OcspErrorResponse(OcspErrorStatus::kMalformedRequest);
@@ -1045,6 +1090,7 @@ std::string OcspService::Answer(absl::string_view request_der) {
   absl::Status st =
       store_.Transact(storage::TxMode::kReadOnly,
                       [&](storage::Transaction& tx) -> absl::Status {
+                        auto crl = SignedCrl(tx, ca_der_);
                         for (const CertId& id : req->cert_ids) {
                           SingleAnswer a{id, CertStatus::kUnknown};
                           a.this_update = now;
@@ -1061,6 +1107,15 @@ std::string OcspService::Answer(absl::string_view request_der) {
                               a.reason = static_cast<CrlReason>(cert->reason);
                             } else if (!absl::IsNotFound(cert.status())) {
                               return cert.status();
+                            }
+                            // Never "good" for a serial the CA's own signed CRL
+                            // revokes.
+                            if (a.status != CertStatus::kRevoked) {
+                              if (auto when = OnCrl(crl.get(), id.serial_hex)) {
+                                a.status = CertStatus::kRevoked;
+                                a.revocation_time = *when;
+                                a.reason = CrlReason::kUnspecified;
+                              }
                             }
                           }
                           answers.push_back(a);

@@ -335,7 +335,14 @@ absl::Status Ceremonies::AddOperatorBootstrap(absl::string_view name,
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         ASSIGN_OR_RETURN(int k, ReadQuorum(tx));
         ASSIGN_OR_RETURN(auto active, ActiveOperators(tx));
-        if (static_cast<int>(active.size()) >= k) {
+        // The bootstrap closes for good once k operators were ever added, as
+        // the verified log says: deactivating rows in the database does not
+        // reopen it.
+        int64_t added = 0;
+        RETURN_IF_ERROR(ScanLog(tx, [&](const audit::Entry& e) {
+          if (e.type == "operator.add") ++added;
+        }));
+        if (static_cast<int>(active.size()) >= k || added >= k) {
           return absl::FailedPreconditionError(absl::StrCat(
               "the quorum of ", k,
               " operators is complete: adding an operator is now a ceremony "
@@ -448,8 +455,8 @@ absl::StatusOr<std::vector<std::string>> Ceremonies::ValidApprovers(
   return names;
 }
 
-absl::Status Ceremonies::CheckNeverClosed(storage::Transaction& tx,
-                                          absl::string_view id) {
+absl::Status Ceremonies::ScanLog(
+    storage::Transaction& tx, absl::FunctionRef<void(const audit::Entry&)> fn) {
   if (audit_key_ != nullptr) {
     ASSIGN_OR_RETURN(audit::VerifyReport report,
                      audit::VerifyLog(tx, *audit_key_, log_.log_id()));
@@ -463,24 +470,32 @@ absl::Status Ceremonies::CheckNeverClosed(storage::Transaction& tx,
   for (int64_t from = 1;; from += kBatch) {
     ASSIGN_OR_RETURN(auto rows, tx.ReadAuditEntries(from, kBatch));
     for (const auto& row : rows) {
-      if (row.entry.find(std::string(id)) == std::string::npos)
-        continue;  // cheap filter
       auto entry = audit::ParseEntry(row.entry);
-      if (!entry.ok()) continue;
-      if (entry->type != "ceremony.execute" && entry->type != "ceremony.cancel")
-        continue;
-      for (const Field& f : entry->data) {
-        if (f.key == "request" &&
-            std::get_if<std::string>(&f.value) != nullptr &&
-            std::get<std::string>(f.value) == id) {
-          return absl::DataLossError(
-              absl::StrCat("the audit log records request ", id, " as ",
-                           entry->type.substr(9), "d already (entry ", row.seq,
-                           "), but its row says pending: the row was edited"));
-        }
-      }
+      if (entry.ok()) fn(*entry);
     }
     if (static_cast<int64_t>(rows.size()) < kBatch) break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Ceremonies::CheckNeverClosed(storage::Transaction& tx,
+                                          absl::string_view id) {
+  std::string found;
+  RETURN_IF_ERROR(ScanLog(tx, [&](const audit::Entry& e) {
+    if (!found.empty() ||
+        (e.type != "ceremony.execute" && e.type != "ceremony.cancel"))
+      return;
+    for (const Field& f : e.data) {
+      const std::string* v = std::get_if<std::string>(&f.value);
+      if (f.key == "request" && v != nullptr && *v == id) {
+        found = absl::StrCat(e.type.substr(9), "d already (entry ", e.seq, ")");
+      }
+    }
+  }));
+  if (!found.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("the audit log records request ", id, " as ", found,
+                     ", but its row says pending: the row was edited"));
   }
   return absl::OkStatus();
 }

@@ -27,10 +27,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "audit/audit_log.h"
+#include "audit/canonical_json.h"
 #include "common/clock.h"
 #include "common/secret_bytes.h"
 #include "crypto/signer.h"
@@ -150,6 +152,10 @@ class Ceremonies {
   absl::StatusOr<Checked> Load(storage::Transaction& tx, absl::string_view id);
   absl::StatusOr<std::vector<std::string>> ValidApprovers(
       storage::Transaction& tx, const Checked& req);
+  // Verifies the log (when the audit key is set), then calls fn on every
+  // entry in order.
+  absl::Status ScanLog(storage::Transaction& tx,
+                       absl::FunctionRef<void(const audit::Entry&)> fn);
   absl::Status CheckNeverClosed(storage::Transaction& tx, absl::string_view id);
   absl::Status Refuse(absl::string_view event, absl::string_view id,
                       absl::string_view who, const absl::Status& why);

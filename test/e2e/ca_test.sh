@@ -107,6 +107,12 @@ OUT=$(openssl ocsp -issuer "$WORK/root.pem" -cert "$WORK/erin.pem" -url "http://
         -CAfile "$WORK/root.pem" 2>&1)
 expect_out "erin.pem: revoked" "the revoked certificate is revoked"
 expect_out "Reason: keyCompromise" "… with its reason"
+# A database writer un-revokes the row; the signed CRL still says revoked.
+sqlite3 "$D/inkan.db" "UPDATE certificates SET revoked=0 WHERE serial='$SERIAL'"
+OUT=$(openssl ocsp -issuer "$WORK/root.pem" -cert "$WORK/erin.pem" -url "http://$ADDR/ocsp" \
+        -CAfile "$WORK/root.pem" 2>&1)
+expect_out "erin.pem: revoked" "OCSP never says good for a serial on the signed CRL"
+sqlite3 "$D/inkan.db" "UPDATE certificates SET revoked=1 WHERE serial='$SERIAL'"
 OUT=$(openssl ocsp -issuer "$WORK/root.pem" -serial 0x1234567890 -url "http://$ADDR/ocsp" \
         -CAfile "$WORK/root.pem" -no_nonce 2>&1)
 expect_out ": unknown" "a serial the CA never issued is unknown"

@@ -80,6 +80,12 @@ expect_rc 0 "bob approves the unlock" -- "$INKAN" ceremony approve --id "$U" --o
 expect_rc 0 "the unlock runs" -- "$INKAN" ceremony execute --id "$U"
 expect_rc 0 "dora signs again" -- bash -c "echo 135790 | '$INKAN' credential sign --id $CRED --hash $H"
 
+# Deactivating operator rows does not reopen the bootstrap.
+sqlite3 "$D/inkan.db" "UPDATE operators SET active=0 WHERE name IN ('bob','carol')"
+expect_rc 7 "the bootstrap stays closed when operator rows are edited" -- \
+  "$INKAN" operator add mallory --public-key "$K/mallory.pub"
+sqlite3 "$D/inkan.db" "UPDATE operators SET active=1 WHERE name IN ('bob','carol')"
+
 # Someone with the database cannot replay an executed request by resetting
 # its row, nor swap the operation an approved request runs.
 sqlite3 "$D/inkan.db" "UPDATE ceremony_requests SET state='pending', closed_us=NULL WHERE id='$U'"
