@@ -137,6 +137,44 @@ absl::StatusOr<std::string> LoadCaCert(storage::Transaction& tx) {
   return *der;
 }
 
+// Share texts as shares, each checked against `custody` when given.
+absl::StatusOr<std::vector<ceremony::Share>> DecodeShares(
+    const std::vector<SecretBytes>& texts, const ceremony::Custody* custody) {
+  std::vector<ceremony::Share> shares;
+  for (const SecretBytes& text : texts) {
+    ASSIGN_OR_RETURN(ceremony::Share share, ceremony::DecodeShare(text));
+    if (custody != nullptr)
+      RETURN_IF_ERROR(ceremony::CheckShare(*custody, share));
+    shares.push_back(std::move(share));
+  }
+  return shares;
+}
+
+using X509Ptr = std::unique_ptr<X509, void (*)(X509*)>;
+
+// Parses a DER certificate; InvalidArgument (naming `what`) if it does not.
+absl::StatusOr<X509Ptr> ParseCert(absl::string_view der,
+                                  absl::string_view what) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())), X509_free);
+  if (!x) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat(what, " does not parse"));
+  }
+  return x;
+}
+
+// The certificate's SubjectPublicKeyInfo, DER.
+absl::StatusOr<std::string> SpkiOf(X509* cert) {
+  unsigned char* spki = nullptr;
+  int len = i2d_PUBKEY(X509_get0_pubkey(cert), &spki);
+  if (len <= 0)
+    return absl::InvalidArgumentError("the certificate's key does not encode");
+  std::string out(reinterpret_cast<char*>(spki), len);
+  OPENSSL_free(spki);
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -343,12 +381,8 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       -> absl::StatusOr<std::string> {
     ASSIGN_OR_RETURN(ceremony::Custody current,
                      ceremony::LoadCustody(tx, kCustodyKey));
-    std::vector<ceremony::Share> shares;
-    for (const SecretBytes& text : inputs) {
-      ASSIGN_OR_RETURN(ceremony::Share share, ceremony::DecodeShare(text));
-      RETURN_IF_ERROR(ceremony::CheckShare(current, share));
-      shares.push_back(std::move(share));
-    }
+    ASSIGN_OR_RETURN(std::vector<ceremony::Share> shares,
+                     DecodeShares(inputs, &current));
     ASSIGN_OR_RETURN(auto ops, tx.ListOperators());
     std::vector<storage::OperatorRecord> custodians;
     for (auto& op : ops) {
@@ -409,14 +443,8 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     if (existing)
       return absl::AlreadyExistsError("the CA already has its certificate");
     ASSIGN_OR_RETURN(std::string der, Base64Decode(Get(p, "certificate", "")));
-    const auto* q = reinterpret_cast<const unsigned char*>(der.data());
-    std::unique_ptr<X509, void (*)(X509*)> x509(
-        d2i_X509(nullptr, &q, der.size()), X509_free);
-    if (!x509) return absl::InvalidArgumentError("certificate does not parse");
-    unsigned char* spki = nullptr;
-    int len = i2d_PUBKEY(X509_get0_pubkey(x509.get()), &spki);
-    std::string spki_der(reinterpret_cast<char*>(spki), std::max(len, 0));
-    OPENSSL_free(spki);
+    ASSIGN_OR_RETURN(X509Ptr x509, ParseCert(der, "the certificate"));
+    ASSIGN_OR_RETURN(std::string spki_der, SpkiOf(x509.get()));
     if (spki_der != c.public_key_der) {
       return absl::InvalidArgumentError(
           "the certificate is not for this CA's key (its public key differs)");
@@ -441,11 +469,8 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
             "the certificate is not signed by the given chain");
       }
     }
-    std::vector<ceremony::Share> shares;
-    for (const SecretBytes& text : inputs) {
-      ASSIGN_OR_RETURN(ceremony::Share share, ceremony::DecodeShare(text));
-      shares.push_back(std::move(share));
-    }
+    ASSIGN_OR_RETURN(std::vector<ceremony::Share> shares,
+                     DecodeShares(inputs, nullptr));
     ASSIGN_OR_RETURN(auto key, ceremony::Activate(keys, c, shares));
     KeySigner signer(*key, c.public_key_der);
     // The CA's subject as RFC 4514 text, for the responder's name.
@@ -568,16 +593,9 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     if (!der.ok())
       return absl::InvalidArgumentError(
           "the bundle's CA certificate is malformed");
-    const auto* q = reinterpret_cast<const unsigned char*>(der->data());
-    std::unique_ptr<X509, void (*)(X509*)> x509(
-        d2i_X509(nullptr, &q, der->size()), X509_free);
-    if (!x509)
-      return absl::InvalidArgumentError(
-          "the bundle's CA certificate does not parse");
-    unsigned char* spki = nullptr;
-    int len = i2d_PUBKEY(X509_get0_pubkey(x509.get()), &spki);
-    std::string spki_der(reinterpret_cast<char*>(spki), std::max(len, 0));
-    OPENSSL_free(spki);
+    ASSIGN_OR_RETURN(X509Ptr x509,
+                     ParseCert(*der, "the bundle's CA certificate"));
+    ASSIGN_OR_RETURN(std::string spki_der, SpkiOf(x509.get()));
     if (spki_der != c.public_key_der) {
       return absl::InvalidArgumentError(
           "the bundle's certificate is not for its CA key");
@@ -1023,17 +1041,9 @@ absl::StatusOr<std::unique_ptr<OcspService>> OcspService::Open(
   ASSIGN_OR_RETURN(svc->key_, keys.Activate(crypto::KeyAlgorithm::kEcP256,
                                             SecretBytes(*wrapped)));
   // The responder's public key, from its certificate.
-  const auto* p = reinterpret_cast<const unsigned char*>(cert->data());
-  std::unique_ptr<X509, void (*)(X509*)> x509(
-      d2i_X509(nullptr, &p, cert->size()), X509_free);
-  if (!x509)
-    return absl::DataLossError("OCSP responder certificate does not parse");
-  unsigned char* spki = nullptr;
-  int len = i2d_PUBKEY(X509_get0_pubkey(x509.get()), &spki);
-  if (len <= 0)
-    return absl::DataLossError("OCSP responder key does not encode");
-  std::string spki_der(reinterpret_cast<char*>(spki), len);
-  OPENSSL_free(spki);
+  auto x509 = ParseCert(*cert, "the OCSP responder certificate");
+  if (!x509.ok()) return absl::DataLossError(x509.status().message());
+  ASSIGN_OR_RETURN(std::string spki_der, SpkiOf(x509->get()));
   svc->signer_ = ActiveKeySigner(*svc->key_, spki_der);
   return svc;
 }

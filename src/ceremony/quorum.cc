@@ -455,6 +455,28 @@ absl::StatusOr<std::vector<std::string>> Ceremonies::ValidApprovers(
   return names;
 }
 
+absl::Status Ceremonies::CheckOpen(storage::Transaction& tx, Checked& checked) {
+  const auto& req = checked.request;
+  if (req.state != "pending") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("request ", req.id, " is ", req.state,
+                     " (a request runs at most once)"));
+  }
+  ASSIGN_OR_RETURN(absl::Time expires,
+                   ParseTimeText(checked.header["expires"]));
+  if (clock_.Now() >= expires) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("request ", req.id, " has expired"));
+  }
+  ASSIGN_OR_RETURN(std::string config, ConfigHash(tx));
+  if (config != checked.header["config"]) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the configuration changed since request ", req.id,
+                     " was proposed: propose it again"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Ceremonies::ScanLog(
     storage::Transaction& tx, absl::FunctionRef<void(const audit::Entry&)> fn) {
   if (audit_key_ != nullptr) {
@@ -522,22 +544,7 @@ absl::Status Ceremonies::Approve(absl::string_view id,
         outcome = [&]() -> absl::Status {
           ASSIGN_OR_RETURN(Checked checked, Load(tx, id));
           const auto& req = checked.request;
-          if (req.state != "pending") {
-            return absl::FailedPreconditionError(
-                absl::StrCat("request ", id, " is ", req.state));
-          }
-          ASSIGN_OR_RETURN(absl::Time expires,
-                           ParseTimeText(checked.header["expires"]));
-          if (clock_.Now() >= expires) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("request ", id, " has expired"));
-          }
-          ASSIGN_OR_RETURN(std::string config, ConfigHash(tx));
-          if (config != checked.header["config"]) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("the configuration changed since request ", id,
-                             " was proposed: propose it again"));
-          }
+          RETURN_IF_ERROR(CheckOpen(tx, checked));
           auto op = tx.GetOperator(operator_name);
           if (!op.ok() || !op->active) {
             return absl::PermissionDeniedError(absl::StrCat(
@@ -629,23 +636,7 @@ absl::StatusOr<std::string> Ceremonies::Execute(
         outcome = [&]() -> absl::Status {
           ASSIGN_OR_RETURN(Checked checked, Load(tx, id));
           const auto& req = checked.request;
-          if (req.state != "pending") {
-            return absl::FailedPreconditionError(
-                absl::StrCat("request ", id, " is ", req.state,
-                             " (a request runs at most once)"));
-          }
-          ASSIGN_OR_RETURN(absl::Time expires,
-                           ParseTimeText(checked.header["expires"]));
-          if (clock_.Now() >= expires) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("request ", id, " has expired"));
-          }
-          ASSIGN_OR_RETURN(std::string config, ConfigHash(tx));
-          if (config != checked.header["config"]) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("the configuration changed since request ", id,
-                             " was proposed: propose it again"));
-          }
+          RETURN_IF_ERROR(CheckOpen(tx, checked));
           ASSIGN_OR_RETURN(auto approvers, ValidApprovers(tx, checked));
           ASSIGN_OR_RETURN(int k, ReadQuorum(tx));
           if (static_cast<int>(approvers.size()) < k) {

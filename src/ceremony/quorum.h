@@ -152,6 +152,9 @@ class Ceremonies {
   absl::StatusOr<Checked> Load(storage::Transaction& tx, absl::string_view id);
   absl::StatusOr<std::vector<std::string>> ValidApprovers(
       storage::Transaction& tx, const Checked& req);
+  // OK if the request is pending, not expired, and the configuration is the
+  // one it names; FailedPrecondition saying which is not so.
+  absl::Status CheckOpen(storage::Transaction& tx, Checked& checked);
   // Verifies the log (when the audit key is set), then calls fn on every
   // entry in order.
   absl::Status ScanLog(storage::Transaction& tx,
