@@ -273,9 +273,18 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     }
     return SaveProfile(p).status();
   };
-  spec.execute = [&keys, &log, &clock](
-                     storage::Transaction& tx, const ceremony::Params& p,
-                     absl::string_view actor) -> absl::StatusOr<std::string> {
+  spec.execute = [](storage::Transaction&, const ceremony::Params&,
+                    absl::string_view) -> absl::StatusOr<std::string> {
+    return absl::InternalError("ca.init runs through execute_with_inputs");
+  };
+  spec.execute_with_inputs =
+      [&keys, &log, &clock](storage::Transaction& tx, const ceremony::Params& p,
+                            absl::string_view actor,
+                            const std::vector<SecretBytes>& inputs,
+                            std::map<std::string, SecretBytes>* outputs)
+      -> absl::StatusOr<std::string> {
+    if (!inputs.empty())
+      return absl::InvalidArgumentError("ca.init takes no inputs");
     if (ceremony::LoadCustody(tx, kCustodyKey).ok()) {
       return absl::AlreadyExistsError("the CA is already initialised");
     }
@@ -288,14 +297,16 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     std::vector<storage::OperatorRecord> custodians;
     for (auto& op : ops) {
       if (!op.active) continue;
-      if (!crypto::NewVerifier(op.public_key, {crypto::KeyAlgorithm::kEcP256,
+      // A custodian without a P-256 key gets a printed text share; that
+      // needs a caller that can hand it out (ceremony execute --share-dir).
+      if (outputs == nullptr &&
+          !crypto::NewVerifier(op.public_key, {crypto::KeyAlgorithm::kEcP256,
                                                crypto::HashAlgorithm::kSha256})
                .ok()) {
         return absl::FailedPreconditionError(
             absl::StrCat("custodian ", op.name,
-                         " has no P-256 key to receive a sealed share (printed "
-                         "text shares are not "
-                         "offered by ca.init yet)"));
+                         " has no P-256 key, so their share is printed: "
+                         "execute with --share-dir DIR"));
       }
       custodians.push_back(std::move(op));
     }
@@ -306,6 +317,11 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       return absl::DataLossError("bad quorum");
     ASSIGN_OR_RETURN(ceremony::NewCustody custody,
                      ceremony::CreateCustody(keys, alg, custodians, k));
+    std::vector<std::string> printed;
+    for (auto& [who, text] : custody.text_shares) {
+      printed.push_back(who);
+      (*outputs)[who] = std::move(text);
+    }
     KeySigner signer(*custody.key, custody.custody.public_key_der);
     absl::Time now = clock.Now();
     if (Get(p, "mode", "root") == "csr") {
@@ -327,6 +343,7 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
                      {"threshold", int64_t{k}},
                      {"custodians", absl::StrJoin(who, ",")},
                      {"share_set", custody.custody.set_id},
+                     {"printed_shares", absl::StrJoin(printed, ",")},
                      {"csr_sha256", HexEncode(crypto::Sha256(csr))}}}));
       return absl::StrCat(
           "CA key made, KEK split ", k, "-of-", who.size(),
@@ -356,6 +373,7 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
                {"threshold", int64_t{k}},
                {"custodians", absl::StrJoin(names, ",")},
                {"share_set", custody.custody.set_id},
+               {"printed_shares", absl::StrJoin(printed, ",")},
                {"certificate_sha256", HexEncode(crypto::Sha256(root.der))}}}));
     return absl::StrCat("CA ", FormatName(subject),
                         " initialised; its KEK is split ", k, "-of-",
@@ -377,7 +395,8 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
   };
   rekey.execute_with_inputs =
       [&log](storage::Transaction& tx, const ceremony::Params&,
-             absl::string_view actor, const std::vector<SecretBytes>& inputs)
+             absl::string_view actor, const std::vector<SecretBytes>& inputs,
+             std::map<std::string, SecretBytes>* outputs)
       -> absl::StatusOr<std::string> {
     ASSIGN_OR_RETURN(ceremony::Custody current,
                      ceremony::LoadCustody(tx, kCustodyKey));
@@ -396,8 +415,14 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     ASSIGN_OR_RETURN(ceremony::NewCustody next,
                      ceremony::Reshare(current, shares, custodians, k));
     if (!next.text_shares.empty()) {
-      return absl::FailedPreconditionError(
-          "every custodian needs a P-256 key to receive a sealed share");
+      if (outputs == nullptr) {
+        return absl::FailedPreconditionError(
+            "some custodians have no P-256 key, so their shares are printed: "
+            "execute with "
+            "--share-dir DIR");
+      }
+      for (auto& [who, text] : next.text_shares)
+        (*outputs)[who] = std::move(text);
     }
     RETURN_IF_ERROR(ceremony::SaveCustody(tx, kCustodyKey, next.custody));
     std::vector<std::string> names;
@@ -433,10 +458,10 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
         "ca.import needs the custodians' shares (--share)");
   };  // namespace inkan::ca
   import_op.execute_with_inputs =
-      [&keys, &log, &clock](storage::Transaction& tx, const ceremony::Params& p,
-                            absl::string_view actor,
-                            const std::vector<SecretBytes>& inputs)
-      -> absl::StatusOr<std::string> {
+      [&keys, &log, &clock](
+          storage::Transaction& tx, const ceremony::Params& p,
+          absl::string_view actor, const std::vector<SecretBytes>& inputs,
+          std::map<std::string, SecretBytes>*) -> absl::StatusOr<std::string> {
     ASSIGN_OR_RETURN(ceremony::Custody c,
                      ceremony::LoadCustody(tx, kCustodyKey));
     ASSIGN_OR_RETURN(std::optional<std::string> existing, tx.GetMeta(kCertKey));
@@ -551,9 +576,10 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
         "ca.restore needs the bundle (--input FILE)");
   };
   restore.execute_with_inputs =
-      [&log](storage::Transaction& tx, const ceremony::Params& p,
-             absl::string_view actor, const std::vector<SecretBytes>& inputs)
-      -> absl::StatusOr<std::string> {
+      [&log](
+          storage::Transaction& tx, const ceremony::Params& p,
+          absl::string_view actor, const std::vector<SecretBytes>& inputs,
+          std::map<std::string, SecretBytes>*) -> absl::StatusOr<std::string> {
     ASSIGN_OR_RETURN(std::optional<std::string> destroyed,
                      tx.GetMeta("ca.destroyed"));
     if (destroyed) {
@@ -840,6 +866,11 @@ absl::StatusOr<std::string> Authority::SealedShareFor(
                          ceremony::LoadCustody(tx, kCustodyKey));
         for (const auto& cs : c.shares) {
           if (cs.custodian == custodian) {
+            if (cs.sealed.empty()) {
+              return absl::FailedPreconditionError(absl::StrCat(
+                  custodian,
+                  "'s share was printed at the ceremony; inkan keeps no copy"));
+            }
             sealed = cs.sealed;
             return absl::OkStatus();
           }

@@ -628,7 +628,8 @@ absl::StatusOr<RequestStatus> Ceremonies::Status(absl::string_view id) {
 
 absl::StatusOr<std::string> Ceremonies::Execute(
     absl::string_view id, absl::string_view actor,
-    const std::vector<SecretBytes>& inputs) {
+    const std::vector<SecretBytes>& inputs,
+    std::map<std::string, SecretBytes>* outputs) {
   absl::Status outcome;
   std::string result;
   absl::Status st = audit::RunAudited(
@@ -655,8 +656,9 @@ absl::StatusOr<std::string> Ceremonies::Execute(
           }
           RETURN_IF_ERROR(spec->validate(checked.params));
           if (spec->execute_with_inputs) {
-            ASSIGN_OR_RETURN(result, spec->execute_with_inputs(
-                                         tx, checked.params, actor, inputs));
+            ASSIGN_OR_RETURN(
+                result, spec->execute_with_inputs(tx, checked.params, actor,
+                                                  inputs, outputs));
           } else if (!inputs.empty()) {
             return absl::InvalidArgumentError(absl::StrCat(
                 req.operation, " takes no shares or other inputs"));

@@ -53,11 +53,13 @@ struct OperationSpec {
       storage::Transaction&, const Params&, absl::string_view actor)>
       execute;
   // For operations that need secrets brought to the execution (custodians'
-  // shares for a rekey): used instead of `execute` when set. The inputs are
-  // never stored or logged.
+  // shares for a rekey) or hand secrets out of it (printed shares, keyed by
+  // recipient; `outputs` is null when the caller cannot take any): used
+  // instead of `execute` when set. Neither is stored or logged.
   std::function<absl::StatusOr<std::string>(
       storage::Transaction&, const Params&, absl::string_view actor,
-      const std::vector<SecretBytes>& inputs)>
+      const std::vector<SecretBytes>& inputs,
+      std::map<std::string, SecretBytes>* outputs)>
       execute_with_inputs;
 };
 
@@ -139,7 +141,8 @@ class Ceremonies {
   // `inputs` (e.g. custodians' shares) go to operations that take them.
   absl::StatusOr<std::string> Execute(
       absl::string_view id, absl::string_view actor,
-      const std::vector<SecretBytes>& inputs = {});
+      const std::vector<SecretBytes>& inputs = {},
+      std::map<std::string, SecretBytes>* outputs = nullptr);
 
  private:
   struct Checked {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -484,7 +485,8 @@ absl::Status CeremonyShow(const std::string& data, const std::string& id) {
 }
 
 absl::Status CeremonyExecute(const std::string& data, const std::string& id,
-                             const std::vector<std::string>& share_files) {
+                             const std::vector<std::string>& share_files,
+                             const std::string& share_dir) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   std::vector<SecretBytes> inputs;
   for (const std::string& f : share_files) {
@@ -492,9 +494,23 @@ absl::Status CeremonyExecute(const std::string& data, const std::string& id,
     inputs.emplace_back(text);
     CleanseMemory(text.data(), text.size());
   }
-  ASSIGN_OR_RETURN(std::string outcome,
-                   inst->ceremonies().Execute(id, "cli", inputs));
+  std::map<std::string, SecretBytes> outputs;
+  ASSIGN_OR_RETURN(
+      std::string outcome,
+      inst->ceremonies().Execute(id, "cli", inputs,
+                                 share_dir.empty() ? nullptr : &outputs));
   Out(absl::StrCat("executed: ", outcome));
+  if (!outputs.empty()) {
+    RETURN_IF_ERROR(MakeDirs(share_dir, 0700));
+    for (const auto& [who, secret] : outputs) {
+      std::string path = absl::StrCat(share_dir, "/", who, ".share");
+      RETURN_IF_ERROR(WriteFileAtomic(
+          path, absl::StrCat(secret.RevealString(), "\n"), 0600));
+      Out(absl::StrCat("printed share for ", who, ": ", path,
+                       " (print it, hand it to ", who,
+                       " in person, then delete the file)"));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -73,8 +73,11 @@ absl::Status CeremonyCancel(const std::string& data, const std::string& id,
 absl::Status CeremonyStatus(const std::string& data, const std::string& id);
 // Prints a request's canonical bytes exactly (what operators sign).
 absl::Status CeremonyShow(const std::string& data, const std::string& id);
+// `share_dir`: where printed shares (for custodians without a P-256 key) are
+// written, one 0600 file per custodian, after the execution committed.
 absl::Status CeremonyExecute(const std::string& data, const std::string& id,
-                             const std::vector<std::string>& share_files = {});
+                             const std::vector<std::string>& share_files = {},
+                             const std::string& share_dir = "");
 
 // The CA. `shares` are files holding custodians' text shares.
 struct CaInitArgs {

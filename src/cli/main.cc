@@ -210,7 +210,12 @@ int main(int argc, char** argv) {
   execute->add_option("--share,--input", exec_shares,
                       "a custodian's text share file, for operations that need "
                       "them (ca.rekey)");
-  execute->callback([&] { result = CeremonyExecute(data, id, exec_shares); });
+  std::string share_dir;
+  execute->add_option(
+      "--share-dir", share_dir,
+      "where printed shares go (custodians without a P-256 key)");
+  execute->callback(
+      [&] { result = CeremonyExecute(data, id, exec_shares, share_dir); });
 
   // ---- the CA ----
   auto* ca_cmd = app.add_subcommand("ca", "the CA key and certificate")

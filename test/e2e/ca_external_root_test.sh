@@ -7,10 +7,11 @@ D=$WORK/data
 export INKAN_DATA=$D
 K=$WORK/keys
 mkdir -p "$K"
-for who in alice bob; do
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/$who.key" 2>/dev/null
-  openssl pkey -in "$K/$who.key" -pubout -out "$K/$who.pub"
-done
+# alice has a P-256 key (her share is sealed to it); bob has Ed25519, so his
+# share is printed at the ceremony.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/alice.key" 2>/dev/null
+openssl genpkey -algorithm ED25519 -out "$K/bob.key"
+for who in alice bob; do openssl pkey -in "$K/$who.key" -pubout -out "$K/$who.pub"; done
 # The external root.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$K/root.key" \
   -subj "/C=JP/O=External Trust/CN=External Root" -days 3650 -out "$WORK/root.pem" \
@@ -22,17 +23,28 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$K
 ID=$("$INKAN" ca init --mode csr --subject "CN=inkan Issuing CA,O=inkan,C=JP" \
        --operator alice --key "$K/alice.key" | sed -n 's/^request //p')
 "$INKAN" ceremony approve --id "$ID" --operator bob --key "$K/bob.key" >/dev/null
-expect_rc 0 "ca.init in csr mode" -- "$INKAN" ceremony execute --id "$ID"
+expect_rc 7 "an Ed25519 custodian's share needs --share-dir" -- "$INKAN" ceremony execute --id "$ID"
+expect_out "printed" "… and the error says the share is printed"
+expect_rc 0 "ca.init in csr mode, bob's share printed" -- \
+  "$INKAN" ceremony execute --id "$ID" --share-dir "$WORK/printed"
 expect_out "inkan ca csr" "… tells what comes next"
+expect_out "printed share for bob" "… and where bob's printed share is"
+[ "$(stat -c %a "$WORK/printed/bob.share")" = 600 ] && ok "the printed share file is 0600" \
+  || not_ok "mode $(stat -c %a "$WORK/printed/bob.share")"
+grep -q '^inkan-share1-' "$WORK/printed/bob.share" && ok "it is a checksummed text share" \
+  || not_ok "share text: $(cat "$WORK/printed/bob.share")"
+OUT=$("$INKAN" audit show --count 1000)
+if echo "$OUT" | grep -q "$(cut -c1-40 "$WORK/printed/bob.share")"; then not_ok "a share reached the log";
+else ok "the printed share is not on the log"; fi
 expect_rc 7 "no CA certificate until the import" -- "$INKAN" ca certificate
 "$INKAN" ca csr > "$WORK/ca.csr"
 expect_rc 0 "openssl accepts the CSR's signature" -- openssl req -in "$WORK/ca.csr" -verify -noout
 openssl x509 -req -in "$WORK/ca.csr" -CA "$WORK/root.pem" -CAkey "$K/root.key" -CAcreateserial \
   -days 1825 -copy_extensions copy -out "$WORK/ca.pem" 2>/dev/null
-for who in alice bob; do
-  "$INKAN" ca share --custodian "$who" > "$WORK/$who.sealed"
-  "$INKAN" ca open-share --in "$WORK/$who.sealed" --key "$K/$who.key" > "$WORK/$who.share"
-done
+"$INKAN" ca share --custodian alice > "$WORK/alice.sealed"
+"$INKAN" ca open-share --in "$WORK/alice.sealed" --key "$K/alice.key" > "$WORK/alice.share"
+cp "$WORK/printed/bob.share" "$WORK/bob.share"
+expect_rc 7 "inkan keeps no copy of a printed share" -- "$INKAN" ca share --custodian bob
 
 # A certificate for another key is refused at execution.
 BAD=$("$INKAN" ca import --cert "$WORK/root.pem" --operator alice --key "$K/alice.key" | sed -n 's/^request //p')
