@@ -269,11 +269,14 @@ absl::Status ConfigShow(const std::string& data) {
 
 absl::Status Status(const std::string& data) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
-  return inst->store().Transact(
-      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+  RETURN_IF_ERROR(inst->store().Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
         ASSIGN_OR_RETURN(auto users, tx.ListUsers());
         ASSIGN_OR_RETURN(int64_t entries, tx.AuditEntryCount());
         ASSIGN_OR_RETURN(auto latest, tx.LatestCheckpoint());
+        ASSIGN_OR_RETURN(auto pending,
+                         tx.ListCeremonyRequests("pending", 1000));
         Out(absl::StrCat("data: ", inst->dir()));
         Out(absl::StrCat("backend: ", inst->keys().backend(),
                          inst->keys().provisional() ? " (PROVISIONAL)" : ""));
@@ -281,8 +284,28 @@ absl::Status Status(const std::string& data) {
         Out(absl::StrCat("audit log: ", inst->log_id(), ", ", entries,
                          " entries, latest checkpoint at size ",
                          latest ? latest->tree_size : 0));
+        Out(absl::StrCat("pending ceremonies: ", pending.size()));
         return absl::OkStatus();
-      });
+      }));
+  ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());
+  ASSIGN_OR_RETURN(auto ops, inst->ceremonies().Operators());
+  int64_t active = std::count_if(ops.begin(), ops.end(),
+                                 [](const auto& o) { return o.active; });
+  Out(absl::StrCat(
+      "operators: ", active, " active, quorum ", k,
+      active < k ? " (bootstrap: add operators with inkan operator add)" : ""));
+  ASSIGN_OR_RETURN(ca::CaStatus ca, inst->ca().Status());
+  if (!ca.initialised) {
+    Out("CA: not initialised");
+  } else {
+    Out(absl::StrCat(
+        "CA: ", ca.algorithm, " key, KEK split ", ca.threshold, "-of-",
+        ca.custodians.size(),
+        ca.certificate_sha256.empty()
+            ? ", awaiting its certificate (ca.import)"
+            : absl::StrCat(", certificate SHA-256 ", ca.certificate_sha256)));
+  }
+  return absl::OkStatus();
 }
 
 // ---- Operators and ceremonies

@@ -31,6 +31,9 @@ expect_rc 0 "ca.init runs with the quorum" -- "$INKAN" ceremony execute --id "$C
 expect_out "split 2-of-3" "… and splits the CA KEK 2-of-3"
 expect_rc 0 "ca status" -- "$INKAN" ca status
 expect_out "alice, bob, carol" "… names the custodians"
+OUT=$("$INKAN" status)
+expect_out "CA: ec-p256 key, KEK split 2-of-3" "inkan status shows the CA"
+expect_out "operators: 3 active, quorum 2" "… and the operators and quorum"
 "$INKAN" ca certificate > "$WORK/root.pem"
 openssl x509 -in "$WORK/root.pem" -noout -text | grep -q "CA:TRUE" && ok "the root is a CA certificate" \
   || not_ok "root: $(openssl x509 -in "$WORK/root.pem" -noout -text 2>&1 | head -20)"
