@@ -457,6 +457,44 @@ TEST_F(Pkcs11TokenTest, AnOutsideKekLeavesNoObjectBehind) {
             2u);  // only master KEK and pepper
 }
 
+// The token loses its login (an HSM restart, someone's C_Logout): the key
+// store logs in again and refreshes the system keys' handles (SoftHSM
+// invalidates private-object handles at logout) instead of failing for good.
+TEST_F(Pkcs11TokenTest, LogsInAgainWhenTheTokenLosesItsLogin) {
+  auto audit = made_.store->AuditSigner();
+  ASSERT_TRUE(audit.ok());
+  ASSERT_TRUE(crypto::SignMessage(**audit, "before").ok());
+  auto wrapped = made_.store->GenerateWrappedKey(KeyAlgorithm::kEcP256);
+  ASSERT_TRUE(wrapped.ok());
+  {
+    auto lease = pool_->Acquire();
+    ASSERT_TRUE(lease.ok());
+    ASSERT_EQ(module_->fn()->C_Logout(lease->get()),
+              static_cast<CK_RV>(CKR_OK));
+    // Logged out for real: private objects are out of sight.
+    EXPECT_TRUE(absl::IsNotFound(
+        FindObject(module_->fn(), lease->get(), CKO_SECRET_KEY, kMasterKekLabel)
+            .status()));
+  }
+  auto pepper =
+      made_.store->Pepper(SecretBytes(absl::string_view("after logout")));
+  EXPECT_TRUE(pepper.ok()) << pepper.status();
+  EXPECT_TRUE(crypto::SignMessage(**audit, "after").ok());
+  auto active = made_.store->Activate(KeyAlgorithm::kEcP256, wrapped->wrapped);
+  ASSERT_TRUE(active.ok()) << active.status();
+  EXPECT_TRUE((*active)
+                  ->Sign({KeyAlgorithm::kEcP256, HashAlgorithm::kSha256},
+                         crypto::Sha256("x"))
+                  .ok());
+  // Logged out again: the audit signer alone must recover too.
+  {
+    auto lease = pool_->Acquire();
+    ASSERT_EQ(module_->fn()->C_Logout(lease->get()),
+              static_cast<CK_RV>(CKR_OK));
+  }
+  EXPECT_TRUE(crypto::SignMessage(**audit, "after again").ok());
+}
+
 TEST(Pkcs11OpenTest, WrongPinAndMissingModuleOrTokenAreClearErrors) {
   Made m = NewPkcs11Store();
   Pkcs11Options opts;

@@ -1,5 +1,6 @@
 #include "hsm/pkcs11_key_store.h"
 
+#include <functional>
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
@@ -176,22 +177,46 @@ class Pkcs11ActiveKey : public ActiveKey {
   KeyAlgorithm alg_;
 };
 
+// True if `st` says the token lost its login, or with it (SoftHSM) the
+// handles of its private objects.
+bool LostLogin(const absl::Status& st) {
+  auto rv = CkrOf(st);
+  return rv &&
+         (*rv == CKR_USER_NOT_LOGGED_IN || *rv == CKR_OBJECT_HANDLE_INVALID ||
+          *rv == CKR_KEY_HANDLE_INVALID);
+}
+
 class AuditKeySigner : public crypto::Signer {
  public:
-  AuditKeySigner(std::shared_ptr<SessionPool> pool, CK_OBJECT_HANDLE key,
-                 std::string spki)
-      : pool_(std::move(pool)), key_(key), spki_(std::move(spki)) {}
+  // `handle` gives the audit key's current handle; `relogin` logs in again
+  // and forgets cached handles. Both outlive this signer (the key store owns
+  // it).
+  AuditKeySigner(std::shared_ptr<SessionPool> pool,
+                 std::function<absl::StatusOr<CK_OBJECT_HANDLE>()> handle,
+                 std::function<absl::Status()> relogin, std::string spki)
+      : pool_(std::move(pool)),
+        handle_(std::move(handle)),
+        relogin_(std::move(relogin)),
+        spki_(std::move(spki)) {}
   absl::StatusOr<std::string> SignDigest(
       absl::string_view digest) const override {
-    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
-    return SignWith(pool_->fn(), lease, key_, scheme_, digest);
+    auto sign = [&]() -> absl::StatusOr<std::string> {
+      ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key, handle_());
+      ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+      return SignWith(pool_->fn(), lease, key, scheme_, digest);
+    };
+    auto result = sign();
+    if (result.ok() || !LostLogin(result.status())) return result;
+    RETURN_IF_ERROR(relogin_());
+    return sign();
   }
   const crypto::SignatureScheme& scheme() const override { return scheme_; }
   const std::string& public_key_der() const override { return spki_; }
 
  private:
   std::shared_ptr<SessionPool> pool_;
-  CK_OBJECT_HANDLE key_;
+  std::function<absl::StatusOr<CK_OBJECT_HANDLE>()> handle_;
+  std::function<absl::Status()> relogin_;
   std::string spki_;
   crypto::SignatureScheme scheme_{KeyAlgorithm::kEcP256,
                                   HashAlgorithm::kSha256};
@@ -231,14 +256,51 @@ class Pkcs11KeyStore : public KeyStore {
 
   absl::Status CheckSystemKeys() override { return LoadHandles().status(); }
 
+  // Each operation runs once more, after logging in again, if the token lost
+  // its login (an HSM restart, a C_Logout) or the handles that went with it.
   absl::StatusOr<WrappedKey> GenerateWrappedKey(KeyAlgorithm alg) override {
+    return WithRelogin([&] { return GenerateWrappedKeyOnce(alg); });
+  }
+  absl::StatusOr<WrappedKey> GenerateKeyWrappedUnder(
+      KeyAlgorithm alg, const SecretBytes& kek) override {
+    return WithRelogin([&] { return GenerateKeyWrappedUnderOnce(alg, kek); });
+  }
+  absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
+      KeyAlgorithm alg, const SecretBytes& wrapped) override {
+    return WithRelogin([&] { return ActivateOnce(alg, wrapped); });
+  }
+  absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateWithKek(
+      KeyAlgorithm alg, const SecretBytes& wrapped,
+      const SecretBytes& kek) override {
+    return WithRelogin([&] { return ActivateWithKekOnce(alg, wrapped, kek); });
+  }
+  absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) override {
+    return WithRelogin([&] { return PepperOnce(input); });
+  }
+
+  absl::Status Relogin() {
+    RETURN_IF_ERROR(pool_->Relogin());
+    absl::MutexLock lock(&mu_);
+    handles_.reset();
+    return absl::OkStatus();
+  }
+
+  template <typename F>
+  auto WithRelogin(F op) -> decltype(op()) {
+    auto result = op();
+    if (result.ok() || !LostLogin(result.status())) return result;
+    RETURN_IF_ERROR(Relogin());
+    return op();
+  }
+
+  absl::StatusOr<WrappedKey> GenerateWrappedKeyOnce(KeyAlgorithm alg) {
     ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
     ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
     return GenerateAndWrap(alg, h.kek, lease);
   }
 
-  absl::StatusOr<WrappedKey> GenerateKeyWrappedUnder(
-      KeyAlgorithm alg, const SecretBytes& kek) override {
+  absl::StatusOr<WrappedKey> GenerateKeyWrappedUnderOnce(
+      KeyAlgorithm alg, const SecretBytes& kek) {
     ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
     ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k, ImportKek(lease, kek));
     auto destroy =
@@ -246,16 +308,15 @@ class Pkcs11KeyStore : public KeyStore {
     return GenerateAndWrap(alg, k, lease);
   }
 
-  absl::StatusOr<std::unique_ptr<ActiveKey>> Activate(
-      KeyAlgorithm alg, const SecretBytes& wrapped) override {
+  absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateOnce(
+      KeyAlgorithm alg, const SecretBytes& wrapped) {
     ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
     ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
     return UnwrapWith(alg, h.kek, wrapped, lease);
   }
 
-  absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateWithKek(
-      KeyAlgorithm alg, const SecretBytes& wrapped,
-      const SecretBytes& kek) override {
+  absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateWithKekOnce(
+      KeyAlgorithm alg, const SecretBytes& wrapped, const SecretBytes& kek) {
     ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
     ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k, ImportKek(lease, kek));
     auto destroy =
@@ -413,7 +474,7 @@ class Pkcs11KeyStore : public KeyStore {
   }
 
  public:
-  absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) override {
+  absl::StatusOr<SecretBytes> PepperOnce(const SecretBytes& input) {
     ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
     ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
     CK_MECHANISM mech = {CKM_SHA256_HMAC, nullptr, 0};
@@ -433,8 +494,13 @@ class Pkcs11KeyStore : public KeyStore {
     ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
     absl::MutexLock lock(&mu_);
     if (!audit_signer_) {
-      audit_signer_ =
-          std::make_unique<AuditKeySigner>(pool_, h.audit, h.audit_spki);
+      audit_signer_ = std::make_unique<AuditKeySigner>(
+          pool_,
+          [this]() -> absl::StatusOr<CK_OBJECT_HANDLE> {
+            ASSIGN_OR_RETURN(SystemHandles now, LoadHandles());
+            return now.audit;
+          },
+          [this]() { return Relogin(); }, h.audit_spki);
     }
     return audit_signer_.get();
   }

@@ -6,8 +6,11 @@
 #include <cstring>
 #include <map>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 
 namespace inkan::hsm {
 
@@ -58,7 +61,8 @@ std::string CkrName(CK_RV rv) {
   }
 }
 
-absl::Status CkrToStatus(CK_RV rv, absl::string_view what) {
+namespace {
+absl::Status CkrToStatusBare(CK_RV rv, absl::string_view what) {
   if (rv == CKR_OK) return absl::OkStatus();
   std::string msg = absl::StrCat(what, " failed: ", CkrName(rv));
   switch (rv) {
@@ -82,6 +86,21 @@ absl::Status CkrToStatus(CK_RV rv, absl::string_view what) {
     default:
       return absl::InternalError(msg);
   }
+}
+}  // namespace
+
+absl::Status CkrToStatus(CK_RV rv, absl::string_view what) {
+  absl::Status st = CkrToStatusBare(rv, what);
+  if (!st.ok()) st.SetPayload(kCkrPayload, absl::Cord(absl::StrCat(rv)));
+  return st;
+}
+
+std::optional<CK_RV> CkrOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kCkrPayload);
+  unsigned long rv = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &rv))
+    return std::nullopt;
+  return static_cast<CK_RV>(rv);
 }
 
 absl::StatusOr<std::unique_ptr<Pkcs11Module>> Pkcs11Module::Load(
@@ -223,6 +242,7 @@ absl::StatusOr<std::shared_ptr<SessionPool>> SessionPool::Open(
   CK_FUNCTION_LIST* fn = module->fn();
   std::shared_ptr<SessionPool> pool(
       new SessionPool(std::move(module), slot, max_sessions));
+  pool->pin_ = user_pin;
   CK_SESSION_HANDLE s;
   CK_RV rv = fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
                                nullptr, nullptr, &s);
@@ -294,6 +314,16 @@ void SessionPool::Release(CK_SESSION_HANDLE h, bool broken) {
   module_->fn()->C_CloseSession(h);
   all_.erase(std::remove(all_.begin(), all_.end(), h), all_.end());
   --open_;
+}
+
+absl::Status SessionPool::Relogin() {
+  ASSIGN_OR_RETURN(Lease lease, Acquire());
+  CK_RV rv = module_->fn()->C_Login(
+      lease.get(), CKU_USER, const_cast<CK_UTF8CHAR*>(pin_.Reveal().data()),
+      pin_.size());
+  if (rv == CKR_USER_ALREADY_LOGGED_IN) return absl::OkStatus();
+  lease.Check(rv);
+  return CkrToStatus(rv, "C_Login (again, HSM token user PIN)");
 }
 
 size_t SessionPool::open_sessions() const {

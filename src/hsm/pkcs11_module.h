@@ -11,6 +11,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ namespace inkan::hsm {
 // failures → Unavailable, bad arguments/templates → InvalidArgument, the rest
 // → Internal. The message names the function and the CKR_ code.
 absl::Status CkrToStatus(CK_RV rv, absl::string_view what);
+// The CK_RV a CkrToStatus error carries (payload "inkan.ckr"), if any.
+inline constexpr char kCkrPayload[] = "inkan.ckr";
+std::optional<CK_RV> CkrOf(const absl::Status& status);
 std::string CkrName(CK_RV rv);
 
 class Pkcs11Module {
@@ -104,6 +108,9 @@ class SessionPool {
   absl::StatusOr<Lease> Acquire(absl::Duration timeout = absl::Seconds(10));
   CK_FUNCTION_LIST* fn() const { return module_->fn(); }
   size_t open_sessions() const;
+  // Logs in again (the token lost its login: a restart, a C_Logout). Sessions
+  // share the login, so one C_Login restores it for all.
+  absl::Status Relogin();
 
  private:
   SessionPool(std::shared_ptr<Pkcs11Module> module, CK_SLOT_ID slot, size_t max)
@@ -111,6 +118,7 @@ class SessionPool {
   void Release(CK_SESSION_HANDLE h, bool broken);
 
   std::shared_ptr<Pkcs11Module> module_;
+  SecretBytes pin_;  // kept to log in again
   const CK_SLOT_ID slot_;
   const size_t max_;
   mutable absl::Mutex mu_;
