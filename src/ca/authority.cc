@@ -57,12 +57,7 @@ class KeySigner : public crypto::Signer {
 
 std::string Get(const ceremony::Params& p, absl::string_view key,
                 absl::string_view fallback) {
-  for (const Field& f : p) {
-    if (f.key != key) continue;
-    if (auto* s = std::get_if<std::string>(&f.value)) return *s;
-    if (auto* i = std::get_if<int64_t>(&f.value)) return absl::StrCat(*i);
-  }
-  return std::string(fallback);
+  return ceremony::FindParam(p, key).value_or(std::string(fallback));
 }
 
 absl::StatusOr<int> Days(const ceremony::Params& p, absl::string_view key,
@@ -273,10 +268,6 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     }
     return SaveProfile(p).status();
   };
-  spec.execute = [](storage::Transaction&, const ceremony::Params&,
-                    absl::string_view) -> absl::StatusOr<std::string> {
-    return absl::InternalError("ca.init runs through execute_with_inputs");
-  };
   spec.execute_with_inputs =
       [&keys, &log, &clock](storage::Transaction& tx, const ceremony::Params& p,
                             absl::string_view actor,
@@ -388,11 +379,6 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       "execute with "
       "k current shares: ceremony execute --id ID --share F --share F";
   rekey.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
-  rekey.execute = [](storage::Transaction&, const ceremony::Params&,
-                     absl::string_view) -> absl::StatusOr<std::string> {
-    return absl::InvalidArgumentError(
-        "ca.rekey needs the custodians' shares (--share)");
-  };
   rekey.execute_with_inputs =
       [&log](storage::Transaction& tx, const ceremony::Params&,
              absl::string_view actor, const std::vector<SecretBytes>& inputs,
@@ -451,11 +437,6 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     if (!der.ok() || der->empty())
       return absl::InvalidArgumentError("certificate is required");
     return absl::OkStatus();
-  };
-  import_op.execute = [](storage::Transaction&, const ceremony::Params&,
-                         absl::string_view) -> absl::StatusOr<std::string> {
-    return absl::InvalidArgumentError(
-        "ca.import needs the custodians' shares (--share)");
   };  // namespace inkan::ca
   import_op.execute_with_inputs =
       [&keys, &log, &clock](
@@ -569,11 +550,6 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
           "bundle_sha256 (64 hex digits) is required");
     }
     return absl::OkStatus();
-  };
-  restore.execute = [](storage::Transaction&, const ceremony::Params&,
-                       absl::string_view) -> absl::StatusOr<std::string> {
-    return absl::InvalidArgumentError(
-        "ca.restore needs the bundle (--input FILE)");
   };
   restore.execute_with_inputs =
       [&log](

@@ -43,11 +43,11 @@ std::string ValueText(const Field& f) {
 }
 
 absl::StatusOr<std::string> Param(const Params& params, absl::string_view key) {
-  for (const Field& f : params) {
-    if (f.key == key) return ValueText(f);
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("parameter '", key, "' is required"));
+  std::optional<std::string> v = FindParam(params, key);
+  if (!v)
+    return absl::InvalidArgumentError(
+        absl::StrCat("parameter '", key, "' is required"));
+  return *v;
 }
 
 absl::Status ValidateOperatorName(absl::string_view name) {
@@ -235,6 +235,14 @@ std::vector<OperationSpec> CoreOperations(const audit::AuditLog& log,
 }
 
 }  // namespace
+
+std::optional<std::string> FindParam(const Params& params,
+                                     absl::string_view key) {
+  for (const Field& f : params) {
+    if (f.key == key) return ValueText(f);
+  }
+  return std::nullopt;
+}
 
 std::string CancelMessage(absl::string_view id) {
   return absl::StrCat("inkan.ceremony.cancel.v1:", id);
@@ -662,6 +670,9 @@ absl::StatusOr<std::string> Ceremonies::Execute(
           } else if (!inputs.empty()) {
             return absl::InvalidArgumentError(absl::StrCat(
                 req.operation, " takes no shares or other inputs"));
+          } else if (!spec->execute) {
+            return absl::InternalError(
+                absl::StrCat(req.operation, " has no way to run"));
           } else {
             ASSIGN_OR_RETURN(result, spec->execute(tx, checked.params, actor));
           }

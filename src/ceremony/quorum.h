@@ -24,6 +24,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,7 @@ struct OperationSpec {
   std::function<absl::StatusOr<std::string>(
       storage::Transaction&, const Params&, absl::string_view actor)>
       execute;
+  // (`execute` may be left empty when `execute_with_inputs` is set.)
   // For operations that need secrets brought to the execution (custodians'
   // shares for a rekey) or hand secrets out of it (printed shares, keyed by
   // recipient; `outputs` is null when the caller cannot take any): used
@@ -73,6 +75,11 @@ struct RequestStatus {
   bool expired = false;
   bool stale = false;  // the configuration changed since it was proposed
 };
+
+// A parameter's value as text (integers in decimal, booleans as true/false),
+// or nullopt if the request has no such parameter.
+std::optional<std::string> FindParam(const Params& params,
+                                     absl::string_view key);
 
 // The message an operator signs to cancel request `id`.
 std::string CancelMessage(absl::string_view id);

@@ -154,6 +154,10 @@ restore_into() {
     id=$("$INKAN" ca restore --in "$WORK/ca-bundle.json" --operator alice --key "$K/alice.key" \
            | sed -n 's/^request //p')
     "$INKAN" ceremony approve --id "$id" --operator bob --key "$K/bob.key" >/dev/null
+    # Another bundle than the one approved (one byte changed) is refused first.
+    sed 's/"crl_number":"[0-9]*"/"crl_number":"999"/' "$WORK/ca-bundle.json" > "$dir.other.json"
+    "$INKAN" ceremony execute --id "$id" --input "$dir.other.json" > "$dir.tamper" 2>&1
+    echo "rc=$?" >> "$dir.tamper"
     "$INKAN" ceremony execute --id "$id" --input "$WORK/ca-bundle.json" > "$dir.restore" 2>&1
     echo 135790 | "$INKAN" user add frank >/dev/null
     cred=$(echo 135790 | "$INKAN" credential create --user frank --alg ec-p256)
@@ -165,6 +169,8 @@ restore_into() {
 # Same HSM (a second instance on the token, its system keys adopted): works.
 SOFTHSM2_CONF=$D/hsm/softhsm2.conf restore_into "$WORK/same-hsm" \
   --pkcs11-module "$SOFTHSM_LIB" --token-label inkan --pin-file "$D/hsm/user.pin" --use-existing-keys
+grep -q "not the bundle the operators approved" "$WORK/same-hsm.tamper" && grep -q "rc=2" "$WORK/same-hsm.tamper" \
+  && ok "a bundle other than the approved one is refused" || not_ok "tampered bundle: $(cat "$WORK/same-hsm.tamper")"
 grep -q "CA restored" "$WORK/same-hsm.restore" && ok "ca.restore runs in an empty instance on the same HSM" \
   || not_ok "restore: $(cat "$WORK/same-hsm.restore")"
 grep -q "1 revocations" "$WORK/same-hsm.restore" && ok "… and carries the revocations" \
