@@ -87,6 +87,73 @@ class KeyStore {
       crypto::KeyAlgorithm alg, const SecretBytes& wrapped,
       const SecretBytes& kek) = 0;
 
+  // ---- The CA key (R6, R7, R8) ----
+  // The CA key's inner layer is wrapped under its own system key, the CA KEK
+  // (kCaKekLabel), made on first use. Unlike the master KEK, what it unwraps
+  // may be made extractable — never readable (always sensitive), only
+  // re-wrappable — so that a quorum can copy the CA key to a backup token
+  // (ExportCaKey); user keys stay under the master KEK, which never allows
+  // that. Destroying the CA KEK (DestroyCaKek) makes every wrapped copy of the
+  // CA key on this HSM useless, including copies in old database backups.
+  // The defaults (for backends without such a key, e.g. the provisional
+  // software one) use the master KEK and cannot export.
+  virtual absl::StatusOr<WrappedKey> GenerateCaKey(crypto::KeyAlgorithm alg) {
+    return GenerateWrappedKey(alg);
+  }
+  // A non-extractable session object, as Activate. FailedPrecondition if
+  // this HSM has no CA KEK (destroyed, or never made here).
+  virtual absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateCaKey(
+      crypto::KeyAlgorithm alg, const SecretBytes& wrapped) {
+    return Activate(alg, wrapped);
+  }
+  // The CA key (`wrapped` under the CA KEK) wrapped for an RSA transport key
+  // (`transport_spki`, RSA >= 3072 bits) in the CKM_RSA_AES_KEY_WRAP format:
+  // RSA-OAEP (SHA-1, as SoftHSM 2.6 supports) of a fresh AES-256 key, then that
+  // key's AES key wrap with padding (RFC 5649) of the private key. Only a
+  // TransportKey of another HSM can open it.
+  virtual absl::StatusOr<SecretBytes> ExportCaKey(
+      crypto::KeyAlgorithm alg, const SecretBytes& wrapped,
+      absl::string_view transport_spki) {
+    return absl::UnimplementedError(
+        "this key store cannot copy the CA key to another HSM (needs "
+        "PKCS#11)");
+  }
+  class TransportKey {
+   public:
+    virtual ~TransportKey() = default;
+    // RSA-3072 SubjectPublicKeyInfo (DER).
+    virtual const std::string& public_key_der() const = 0;
+    // Opens an ExportCaKey blob inside the HSM and re-wraps the key under
+    // this HSM's CA KEK (made if missing). InvalidArgument for a blob that
+    // was not made for this transport key.
+    virtual absl::StatusOr<SecretBytes> ImportCaKey(
+        crypto::KeyAlgorithm alg, const SecretBytes& blob) = 0;
+  };
+  // A fresh RSA-3072 key pair whose private half exists only as a session
+  // object that can unwrap and do nothing else; gone when the TransportKey is.
+  virtual absl::StatusOr<std::unique_ptr<TransportKey>> NewTransportKey() {
+    return absl::UnimplementedError(
+        "this key store cannot receive a CA key from another HSM (needs "
+        "PKCS#11)");
+  }
+  // Destroys the CA KEK; returns how many objects were destroyed (0 if there
+  // was none).
+  virtual absl::StatusOr<int> DestroyCaKek() { return 0; }
+
+  // Small private data objects on the token (the backup token's record of
+  // the CA key in custody). Put replaces; Get is NotFound if absent; Remove
+  // returns how many objects it destroyed.
+  virtual absl::Status PutRecord(absl::string_view label,
+                                 absl::string_view value) {
+    return absl::UnimplementedError("this key store keeps no records");
+  }
+  virtual absl::StatusOr<std::string> GetRecord(absl::string_view label) {
+    return absl::UnimplementedError("this key store keeps no records");
+  }
+  virtual absl::StatusOr<int> RemoveRecord(absl::string_view label) {
+    return absl::UnimplementedError("this key store keeps no records");
+  }
+
   // HMAC-SHA256(pepper, input), computed inside the key store.
   virtual absl::StatusOr<SecretBytes> Pepper(const SecretBytes& input) = 0;
 

@@ -516,5 +516,105 @@ TEST(Pkcs11OpenTest, WrongPinAndMissingModuleOrTokenAreClearErrors) {
             absl::StatusCode::kNotFound);
 }
 
+// ---- The CA key: its own KEK, copies to a backup token ----
+
+crypto::SignatureScheme P256() {
+  return {KeyAlgorithm::kEcP256, HashAlgorithm::kSha256};
+}
+
+void ExpectSigns(KeyStore& keys, const SecretBytes& wrapped,
+                 const std::string& spki) {
+  auto active = keys.ActivateCaKey(KeyAlgorithm::kEcP256, wrapped);
+  ASSERT_TRUE(active.ok()) << active.status();
+  std::string digest(32, 'd');
+  auto sig = (*active)->Sign(P256(), digest);
+  ASSERT_TRUE(sig.ok()) << sig.status();
+  auto verifier = crypto::NewVerifier(spki, P256());
+  ASSERT_TRUE(verifier.ok());
+  EXPECT_TRUE((*verifier)->VerifyDigest(digest, *sig).ok());
+}
+
+TEST_F(Pkcs11TokenTest, CaKeyMovesToABackupTokenAndBackOnlyThroughTransport) {
+  KeyStore& primary = *made_.store;
+  auto ca = primary.GenerateCaKey(KeyAlgorithm::kEcP256);
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  ExpectSigns(primary, ca->wrapped, ca->public_key_der);
+  // It is under the CA KEK, not the master KEK.
+  EXPECT_FALSE(primary.Activate(KeyAlgorithm::kEcP256, ca->wrapped).ok());
+
+  Made backup = NewPkcs11Store();  // a second token, never initialised
+  auto transport = backup.store->NewTransportKey();
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  auto blob = primary.ExportCaKey(KeyAlgorithm::kEcP256, ca->wrapped,
+                                  (*transport)->public_key_der());
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  auto on_backup = (*transport)->ImportCaKey(KeyAlgorithm::kEcP256, *blob);
+  ASSERT_TRUE(on_backup.ok()) << on_backup.status();
+  ExpectSigns(*backup.store, *on_backup, ca->public_key_der);
+  // Each token's blob opens only under its own CA KEK.
+  EXPECT_FALSE(primary.ActivateCaKey(KeyAlgorithm::kEcP256, *on_backup).ok());
+
+  // A blob for one transport key does not open under another.
+  auto other = backup.store->NewTransportKey();
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      (*other)->ImportCaKey(KeyAlgorithm::kEcP256, *blob).status()));
+  // A transport key shorter than 3072 bits, or not RSA, is refused.
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      primary
+          .ExportCaKey(KeyAlgorithm::kEcP256, ca->wrapped, ca->public_key_der)
+          .status()));
+
+  // No key object is left behind on either token by the moves.
+  EXPECT_TRUE(Find(CKO_PRIVATE_KEY, false).empty());
+  EXPECT_EQ(Find(CKO_SECRET_KEY, true).size(), 3u);  // + the CA KEK
+
+  // Destroying the CA KEK voids every wrapped copy on this token.
+  auto destroyed = primary.DestroyCaKek();
+  ASSERT_TRUE(destroyed.ok());
+  EXPECT_EQ(*destroyed, 1);
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      primary.ActivateCaKey(KeyAlgorithm::kEcP256, ca->wrapped).status()));
+  EXPECT_EQ(*primary.DestroyCaKek(), 0);
+  ExpectSigns(*backup.store, *on_backup, ca->public_key_der);
+}
+
+TEST_F(Pkcs11TokenTest, CaKekIsSensitiveNeverExtractableAndUnwrapsSensitive) {
+  ASSERT_TRUE(made_.store->GenerateCaKey(KeyAlgorithm::kEcP256).ok());
+  auto lease = pool_->Acquire();
+  auto kek =
+      FindObject(module_->fn(), lease->get(), CKO_SECRET_KEY, hsm::kCaKekLabel);
+  ASSERT_TRUE(kek.ok());
+  EXPECT_EQ(Bool(*kek, CKA_SENSITIVE), CK_TRUE);
+  EXPECT_EQ(Bool(*kek, CKA_NEVER_EXTRACTABLE), CK_TRUE);
+  EXPECT_EQ(Bool(*kek, CKA_EXTRACTABLE), CK_FALSE);
+  EXPECT_NE(ReadValue(*kek), CKR_OK);
+}
+
+TEST_F(Pkcs11TokenTest, RecordsArePrivateDataObjectsThatReplaceAndGo) {
+  KeyStore& keys = *made_.store;
+  EXPECT_TRUE(absl::IsNotFound(keys.GetRecord("r").status()));
+  ASSERT_TRUE(keys.PutRecord("r", "one").ok());
+  ASSERT_TRUE(keys.PutRecord("r", "two").ok());
+  EXPECT_EQ(*keys.GetRecord("r"), "two");
+  auto data = Find(CKO_DATA, true);
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(Bool(data[0], CKA_PRIVATE), CK_TRUE);
+  EXPECT_EQ(*keys.RemoveRecord("r"), 1);
+  EXPECT_EQ(*keys.RemoveRecord("r"), 0);
+  EXPECT_TRUE(Find(CKO_DATA, true).empty());
+}
+
+TEST(SoftwareKeyStoreCaTest, CannotExportTheCaKey) {
+  Made m = NewSoftwareStore();
+  ASSERT_TRUE(m.store->Initialize().ok());
+  auto ca = m.store->GenerateCaKey(KeyAlgorithm::kEcP256);
+  ASSERT_TRUE(ca.ok());
+  EXPECT_TRUE(m.store->ActivateCaKey(KeyAlgorithm::kEcP256, ca->wrapped).ok());
+  EXPECT_TRUE(absl::IsUnimplemented(m.store->NewTransportKey().status()));
+  EXPECT_TRUE(absl::IsUnimplemented(
+      m.store->ExportCaKey(KeyAlgorithm::kEcP256, ca->wrapped, "x").status()));
+}
+
 }  // namespace
 }  // namespace inkan::hsm

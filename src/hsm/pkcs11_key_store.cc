@@ -1,14 +1,21 @@
 #include "hsm/pkcs11_key_store.h"
 
+#include <algorithm>
+#include <cstring>
 #include <functional>
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "common/status_macros.h"
 #include "crypto/signature_format.h"
 #include "hsm/pkcs11_module.h"
+#include "openssl/bn.h"
+#include "openssl/core_names.h"
+#include "openssl/evp.h"
+#include "openssl/x509.h"
 
 namespace inkan::hsm {
 namespace {
@@ -177,6 +184,12 @@ class Pkcs11ActiveKey : public ActiveKey {
   KeyAlgorithm alg_;
 };
 
+const absl::Status& StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+
 // True if `st` says the token lost its login, or with it (SoftHSM) the
 // handles of its private objects.
 bool LostLogin(const absl::Status& st) {
@@ -278,6 +291,112 @@ class Pkcs11KeyStore : public KeyStore {
     return WithRelogin([&] { return PepperOnce(input); });
   }
 
+  // ---- The CA key ----
+  absl::StatusOr<WrappedKey> GenerateCaKey(KeyAlgorithm alg) override {
+    return WithRelogin([&]() -> absl::StatusOr<WrappedKey> {
+      ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+      ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k, CaKek(lease, /*create=*/true));
+      return GenerateAndWrap(alg, k, lease);
+    });
+  }
+  absl::StatusOr<std::unique_ptr<ActiveKey>> ActivateCaKey(
+      KeyAlgorithm alg, const SecretBytes& wrapped) override {
+    return WithRelogin([&]() -> absl::StatusOr<std::unique_ptr<ActiveKey>> {
+      ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+      ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k, CaKek(lease, /*create=*/false));
+      return UnwrapWith(alg, k, wrapped, lease);
+    });
+  }
+  absl::StatusOr<SecretBytes> ExportCaKey(
+      KeyAlgorithm alg, const SecretBytes& wrapped,
+      absl::string_view transport_spki) override {
+    return WithRelogin(
+        [&] { return ExportCaKeyOnce(alg, wrapped, transport_spki); });
+  }
+  absl::StatusOr<std::unique_ptr<TransportKey>> NewTransportKey() override;
+  absl::StatusOr<int> DestroyCaKek() override {
+    return WithRelogin([&]() -> absl::StatusOr<int> {
+      ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+      auto k = FindObject(fn(), lease.get(), CKO_SECRET_KEY, kCaKekLabel);
+      if (absl::IsNotFound(k.status())) return 0;
+      RETURN_IF_ERROR(k.status());
+      CK_RV rv = fn()->C_DestroyObject(lease.get(), *k);
+      if (rv != CKR_OK) return CkrToStatus(rv, "C_DestroyObject (CA KEK)");
+      return 1;
+    });
+  }
+
+  absl::Status PutRecord(absl::string_view label,
+                         absl::string_view value) override {
+    return WithRelogin([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+      CK_SESSION_HANDLE s = lease.get();
+      auto old = FindObject(fn(), s, CKO_DATA, label);
+      if (!old.ok() && !absl::IsNotFound(old.status())) return old.status();
+      CK_OBJECT_CLASS cls = CKO_DATA;
+      std::string l(label), v(value), app = "inkan";
+      CK_ATTRIBUTE tmpl[] = {
+          {CKA_CLASS, &cls, sizeof(cls)},
+          {CKA_LABEL, l.data(), l.size()},
+          {CKA_APPLICATION, app.data(), app.size()},
+          {CKA_VALUE, v.data(), v.size()},
+          INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
+          INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+          INKAN_BOOL_ATTR(CKA_MODIFIABLE, kFalse),
+      };
+      CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+      CK_RV rv =
+          fn()->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+      if (rv != CKR_OK) return CkrToStatus(rv, "C_CreateObject (record)");
+      // The new record exists before the old one goes: a failure between the
+      // two leaves two records (refused by Get), never none.
+      if (old.ok()) {
+        rv = fn()->C_DestroyObject(s, *old);
+        if (rv != CKR_OK) return CkrToStatus(rv, "C_DestroyObject (record)");
+      }
+      return absl::OkStatus();
+    });
+  }
+  absl::StatusOr<std::string> GetRecord(absl::string_view label) override {
+    return WithRelogin([&]() -> absl::StatusOr<std::string> {
+      ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+      ASSIGN_OR_RETURN(CK_OBJECT_HANDLE h,
+                       FindObject(fn(), lease.get(), CKO_DATA, label));
+      return GetAttribute(fn(), lease.get(), h, CKA_VALUE);
+    });
+  }
+  absl::StatusOr<int> RemoveRecord(absl::string_view label) override {
+    return WithRelogin([&]() -> absl::StatusOr<int> {
+      ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+      int removed = 0;
+      while (true) {
+        auto h = FindObject(fn(), lease.get(), CKO_DATA, label);
+        if (absl::IsNotFound(h.status())) return removed;
+        if (!h.ok()) {
+          // Several with this label: FindObject will not say which; destroy
+          // them one by one through a plain search.
+          ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> all,
+                           FindAll(lease.get(), CKO_DATA, label));
+          for (CK_OBJECT_HANDLE o : all) {
+            CK_RV rv = fn()->C_DestroyObject(lease.get(), o);
+            if (rv != CKR_OK) return CkrToStatus(rv, "C_DestroyObject");
+            ++removed;
+          }
+          continue;
+        }
+        CK_RV rv = fn()->C_DestroyObject(lease.get(), *h);
+        if (rv != CKR_OK) return CkrToStatus(rv, "C_DestroyObject (record)");
+        ++removed;
+      }
+    });
+  }
+
+  // Opens a CKM_RSA_AES_KEY_WRAP blob with the transport key `rsa` and
+  // re-wraps the key under the CA KEK.
+  absl::StatusOr<SecretBytes> ImportCaKeyWith(CK_OBJECT_HANDLE rsa,
+                                              KeyAlgorithm alg,
+                                              const SecretBytes& blob);
+
   absl::Status Relogin() {
     RETURN_IF_ERROR(pool_->Relogin());
     absl::MutexLock lock(&mu_);
@@ -288,7 +407,7 @@ class Pkcs11KeyStore : public KeyStore {
   template <typename F>
   auto WithRelogin(F op) -> decltype(op()) {
     auto result = op();
-    if (result.ok() || !LostLogin(result.status())) return result;
+    if (result.ok() || !LostLogin(StatusOf(result))) return result;
     RETURN_IF_ERROR(Relogin());
     return op();
   }
@@ -362,6 +481,229 @@ class Pkcs11KeyStore : public KeyStore {
       return CkrToStatus(rv, "C_CreateObject (KEK)");
     }
     return h;
+  }
+
+  // The CA KEK: an AES-256 token key like the master KEK, but what it
+  // unwraps may be extractable (only ever sensitive and temporary), so a
+  // quorum can move the CA key to a backup token. Made on first use.
+  absl::StatusOr<CK_OBJECT_HANDLE> CaKek(SessionPool::Lease& lease,
+                                         bool create) {
+    CK_SESSION_HANDLE s = lease.get();
+    absl::MutexLock lock(&ca_mu_);
+    auto found = FindObject(fn(), s, CKO_SECRET_KEY, kCaKekLabel);
+    if (!absl::IsNotFound(found.status())) return found;
+    if (!create) {
+      return absl::FailedPreconditionError(
+          "this HSM holds no CA KEK: the CA key was destroyed here, or it was "
+          "made on another HSM (restore it from the backup token)");
+    }
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = 32;
+    const char* label = kCaKekLabel;
+    CK_ATTRIBUTE unwrap_template[] = {
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+    };
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, const_cast<char*>(label), strlen(label)},
+        {CKA_VALUE_LEN, &len, sizeof(len)},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
+        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_MODIFIABLE, kFalse),
+        INKAN_BOOL_ATTR(CKA_WRAP, kTrue),
+        INKAN_BOOL_ATTR(CKA_UNWRAP, kTrue),
+        INKAN_BOOL_ATTR(CKA_SIGN, kFalse),
+        INKAN_BOOL_ATTR(CKA_VERIFY, kFalse),
+        INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
+        {CKA_UNWRAP_TEMPLATE, unwrap_template, sizeof(unwrap_template)},
+    };
+    CK_MECHANISM mech = {CKM_AES_KEY_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv =
+        fn()->C_GenerateKey(s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_GenerateKey (CA KEK)");
+    return h;
+  }
+
+  absl::StatusOr<std::vector<CK_OBJECT_HANDLE>> FindAll(
+      CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, absl::string_view label) {
+    std::string l(label);
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                           {CKA_LABEL, l.data(), l.size()}};
+    CK_RV rv = fn()->C_FindObjectsInit(s, tmpl, 2);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_FindObjectsInit");
+    std::vector<CK_OBJECT_HANDLE> out;
+    CK_OBJECT_HANDLE batch[16];
+    CK_ULONG n = 0;
+    while ((rv = fn()->C_FindObjects(s, batch, 16, &n)) == CKR_OK && n > 0) {
+      out.insert(out.end(), batch, batch + n);
+    }
+    fn()->C_FindObjectsFinal(s);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_FindObjects");
+    return out;
+  }
+
+  // C_WrapKey with the two-call size pattern.
+  absl::StatusOr<SecretBytes> WrapKey(CK_SESSION_HANDLE s, CK_MECHANISM* mech,
+                                      CK_OBJECT_HANDLE wrapping,
+                                      CK_OBJECT_HANDLE key) {
+    CK_ULONG len = 0;
+    CK_RV rv = fn()->C_WrapKey(s, mech, wrapping, key, nullptr, &len);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_WrapKey");
+    SecretBytes out(len);
+    rv = fn()->C_WrapKey(s, mech, wrapping, key, out.MutableData(), &len);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_WrapKey");
+    return SecretBytes(out.Reveal().subspan(0, len));
+  }
+
+  // A private key unwrapped as a sensitive session object that can only be
+  // wrapped again (never sign, never read).
+  absl::StatusOr<CK_OBJECT_HANDLE> UnwrapForRewrap(
+      CK_SESSION_HANDLE s, CK_MECHANISM* mech, CK_OBJECT_HANDLE unwrapping,
+      KeyAlgorithm alg, absl::Span<const uint8_t> blob) {
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = KeyType(alg);
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SIGN, kFalse),
+        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_UNWRAP, kFalse),
+        INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
+    };
+    std::vector<uint8_t> copy(blob.begin(), blob.end());
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = fn()->C_UnwrapKey(s, mech, unwrapping, copy.data(), copy.size(),
+                                 tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+    OPENSSL_cleanse(copy.data(), copy.size());
+    if (rv != CKR_OK) {
+      absl::Status st = CkrToStatus(rv, "C_UnwrapKey");
+      if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
+          rv == CKR_GENERAL_ERROR || rv == CKR_DOMAIN_PARAMS_INVALID ||
+          rv == CKR_ENCRYPTED_DATA_INVALID) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the wrapped key was not made under this key (",
+                         st.message(), ")"));
+      }
+      return st;
+    }
+    return h;
+  }
+
+  absl::StatusOr<CK_OBJECT_HANDLE> ImportRsaPublic(CK_SESSION_HANDLE s,
+                                                   absl::string_view spki) {
+    const unsigned char* p =
+        reinterpret_cast<const unsigned char*>(spki.data());
+    std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(
+        d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())), EVP_PKEY_free);
+    if (key == nullptr || EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) {
+      return absl::InvalidArgumentError(
+          "the transport key is not an RSA public key");
+    }
+    if (EVP_PKEY_get_bits(key.get()) < 3072) {
+      return absl::InvalidArgumentError(
+          "the transport key is shorter than 3072 bits");
+    }
+    auto bytes = [&](const char* name) -> std::string {
+      BIGNUM* bn = nullptr;
+      if (EVP_PKEY_get_bn_param(key.get(), name, &bn) != 1) return "";
+      std::string out(BN_num_bytes(bn), '\0');
+      BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
+      BN_free(bn);
+      return out;
+    };
+    std::string n = bytes(OSSL_PKEY_PARAM_RSA_N);
+    std::string e = bytes(OSSL_PKEY_PARAM_RSA_E);
+    if (n.empty() || e.empty())
+      return absl::InvalidArgumentError("the transport key does not parse");
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_MODULUS, n.data(), n.size()},
+        {CKA_PUBLIC_EXPONENT, e.data(), e.size()},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+        INKAN_BOOL_ATTR(CKA_WRAP, kTrue),
+        INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_VERIFY, kFalse),
+    };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv =
+        fn()->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+    if (rv != CKR_OK)
+      return CkrToStatus(rv, "C_CreateObject (transport public key)");
+    return h;
+  }
+
+  // RSA-OAEP with SHA-1 and MGF1-SHA-1: all SoftHSM 2.6 accepts. OAEP's
+  // security rests on the hash as a random oracle, not on its collision
+  // resistance, so SHA-1 is still sound here (NIST SP 800-56B allows it).
+  static CK_RSA_PKCS_OAEP_PARAMS OaepParams() {
+    CK_RSA_PKCS_OAEP_PARAMS p{};
+    p.hashAlg = CKM_SHA_1;
+    p.mgf = CKG_MGF1_SHA1;
+    p.source = CKZ_DATA_SPECIFIED;
+    p.pSourceData = nullptr;
+    p.ulSourceDataLen = 0;
+    return p;
+  }
+
+  absl::StatusOr<SecretBytes> ExportCaKeyOnce(KeyAlgorithm alg,
+                                              const SecretBytes& wrapped,
+                                              absl::string_view transport) {
+    ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+    CK_SESSION_HANDLE s = lease.get();
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE kek, CaKek(lease, /*create=*/false));
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE pub, ImportRsaPublic(s, transport));
+    auto drop_pub = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, pub); });
+    CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE priv,
+                     UnwrapForRewrap(s, &kwp, kek, alg, wrapped.Reveal()));
+    auto drop_priv = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, priv); });
+    // A fresh AES-256 key, extractable only so RSA-OAEP can wrap it.
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_VALUE_LEN, &len, sizeof(len)},
+        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kTrue),
+        INKAN_BOOL_ATTR(CKA_WRAP, kTrue),
+        INKAN_BOOL_ATTR(CKA_UNWRAP, kFalse),
+        INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+    };
+    CK_MECHANISM gen = {CKM_AES_KEY_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE aes = CK_INVALID_HANDLE;
+    CK_RV rv = fn()->C_GenerateKey(s, &gen, tmpl,
+                                   sizeof(tmpl) / sizeof(tmpl[0]), &aes);
+    if (rv != CKR_OK) return CkrToStatus(rv, "C_GenerateKey (transport AES)");
+    auto drop_aes = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, aes); });
+    CK_RSA_PKCS_OAEP_PARAMS params = OaepParams();
+    CK_MECHANISM oaep = {CKM_RSA_PKCS_OAEP, &params, sizeof(params)};
+    ASSIGN_OR_RETURN(SecretBytes head, WrapKey(s, &oaep, pub, aes));
+    ASSIGN_OR_RETURN(SecretBytes tail, WrapKey(s, &kwp, aes, priv));
+    SecretBytes out(head.size() + tail.size());
+    std::copy(head.Reveal().begin(), head.Reveal().end(), out.MutableData());
+    std::copy(tail.Reveal().begin(), tail.Reveal().end(),
+              out.MutableData() + head.size());
+    return out;
   }
 
   absl::StatusOr<WrappedKey> GenerateAndWrap(KeyAlgorithm alg,
@@ -634,7 +976,131 @@ class Pkcs11KeyStore : public KeyStore {
   absl::Mutex mu_;
   std::optional<SystemHandles> handles_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<AuditKeySigner> audit_signer_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex ca_mu_;  // serialises making the CA KEK
 };
+
+// A transport key pair as session objects of one key store; destroyed with
+// this object. The key store must outlive it.
+class Pkcs11TransportKey : public KeyStore::TransportKey {
+ public:
+  Pkcs11TransportKey(Pkcs11KeyStore* store, std::shared_ptr<SessionPool> pool,
+                     CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+                     std::string spki)
+      : store_(store),
+        pool_(std::move(pool)),
+        pub_(pub),
+        priv_(priv),
+        spki_(std::move(spki)) {}
+  ~Pkcs11TransportKey() override {
+    auto lease = pool_->Acquire();
+    if (!lease.ok()) return;
+    pool_->fn()->C_DestroyObject(lease->get(), priv_);
+    pool_->fn()->C_DestroyObject(lease->get(), pub_);
+  }
+  const std::string& public_key_der() const override { return spki_; }
+  absl::StatusOr<SecretBytes> ImportCaKey(KeyAlgorithm alg,
+                                          const SecretBytes& blob) override {
+    return store_->ImportCaKeyWith(priv_, alg, blob);
+  }
+
+ private:
+  Pkcs11KeyStore* store_;
+  std::shared_ptr<SessionPool> pool_;
+  CK_OBJECT_HANDLE pub_, priv_;
+  std::string spki_;
+};
+
+absl::StatusOr<std::unique_ptr<KeyStore::TransportKey>>
+Pkcs11KeyStore::NewTransportKey() {
+  ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+  CK_SESSION_HANDLE s = lease.get();
+  CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE kt = CKK_RSA;
+  CK_ULONG bits = 3072;
+  CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+  CK_ATTRIBUTE pub[] = {
+      {CKA_CLASS, &pub_class, sizeof(pub_class)},
+      {CKA_KEY_TYPE, &kt, sizeof(kt)},
+      {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+      {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
+      INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+      INKAN_BOOL_ATTR(CKA_WRAP, kTrue),
+      INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+      INKAN_BOOL_ATTR(CKA_VERIFY, kFalse),
+  };
+  CK_ATTRIBUTE priv[] = {
+      {CKA_CLASS, &priv_class, sizeof(priv_class)},
+      {CKA_KEY_TYPE, &kt, sizeof(kt)},
+      INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+      INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+      INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+      INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+      INKAN_BOOL_ATTR(CKA_UNWRAP, kTrue),
+      INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+      INKAN_BOOL_ATTR(CKA_SIGN, kFalse),
+      INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
+  };
+  CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
+  CK_RV rv =
+      fn()->C_GenerateKeyPair(s, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
+                              sizeof(priv) / sizeof(priv[0]), &pub_h, &priv_h);
+  if (rv != CKR_OK) return CkrToStatus(rv, "C_GenerateKeyPair (transport key)");
+  auto spki = PublicKeySpki(fn(), s, pub_h, KeyAlgorithm::kRsa3072);
+  if (!spki.ok()) {
+    fn()->C_DestroyObject(s, priv_h);
+    fn()->C_DestroyObject(s, pub_h);
+    return spki.status();
+  }
+  return std::make_unique<Pkcs11TransportKey>(this, pool_, pub_h, priv_h,
+                                              *std::move(spki));
+}
+
+absl::StatusOr<SecretBytes> Pkcs11KeyStore::ImportCaKeyWith(
+    CK_OBJECT_HANDLE rsa, KeyAlgorithm alg, const SecretBytes& blob) {
+  constexpr size_t kRsaBytes = 3072 / 8;
+  if (blob.size() <= kRsaBytes + 16) {
+    return absl::InvalidArgumentError(
+        "the wrapped CA key is too short to be a CKM_RSA_AES_KEY_WRAP blob");
+  }
+  ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+  CK_SESSION_HANDLE s = lease.get();
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE kt = CKK_AES;
+  CK_ATTRIBUTE aes_tmpl[] = {
+      {CKA_CLASS, &cls, sizeof(cls)},
+      {CKA_KEY_TYPE, &kt, sizeof(kt)},
+      INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+      INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+      INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+      INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+      INKAN_BOOL_ATTR(CKA_UNWRAP, kTrue),
+      INKAN_BOOL_ATTR(CKA_WRAP, kFalse),
+      INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+      INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+  };
+  CK_RSA_PKCS_OAEP_PARAMS params = OaepParams();
+  CK_MECHANISM oaep = {CKM_RSA_PKCS_OAEP, &params, sizeof(params)};
+  std::vector<uint8_t> head(blob.Reveal().begin(),
+                            blob.Reveal().begin() + kRsaBytes);
+  CK_OBJECT_HANDLE aes = CK_INVALID_HANDLE;
+  CK_RV rv =
+      fn()->C_UnwrapKey(s, &oaep, rsa, head.data(), head.size(), aes_tmpl,
+                        sizeof(aes_tmpl) / sizeof(aes_tmpl[0]), &aes);
+  if (rv != CKR_OK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the wrapped CA key was not made for this transport key (",
+                     CkrName(rv), ")"));
+  }
+  auto drop_aes = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, aes); });
+  CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
+  ASSIGN_OR_RETURN(
+      CK_OBJECT_HANDLE priv,
+      UnwrapForRewrap(s, &kwp, aes, alg, blob.Reveal().subspan(kRsaBytes)));
+  auto drop_priv = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, priv); });
+  ASSIGN_OR_RETURN(CK_OBJECT_HANDLE kek, CaKek(lease, /*create=*/true));
+  return WrapKey(s, &kwp, kek, priv);
+}
 
 }  // namespace
 

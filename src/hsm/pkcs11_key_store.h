@@ -15,6 +15,7 @@ namespace inkan::hsm {
 inline constexpr char kMasterKekLabel[] = "inkan-master-kek";
 inline constexpr char kPepperLabel[] = "inkan-pepper";
 inline constexpr char kAuditKeyLabel[] = "inkan-audit";
+inline constexpr char kCaKekLabel[] = "inkan-ca-kek";
 
 struct Pkcs11Options {
   std::string module_path;
