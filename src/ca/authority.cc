@@ -216,6 +216,191 @@ absl::Status MakeResponder(storage::Transaction& tx, hsm::KeyStore& keys,
   return tx.PutMeta(kOcspCertKey, Base64Encode(ocsp_cert.der));
 }
 
+// ---- Backups: the bundle, and the copy on a backup token ----
+
+constexpr absl::string_view kBackupTokenKey = "ca.backup.token";
+constexpr absl::string_view kBackupRecordLabel = "inkan-ca-backup";
+
+struct TokenRef {
+  std::string module;  // empty: the instance's own PKCS#11 module
+  std::string token;
+};
+
+absl::StatusOr<std::optional<TokenRef>> LoadTokenRef(storage::Transaction& tx) {
+  ASSIGN_OR_RETURN(std::optional<std::string> text,
+                   tx.GetMeta(kBackupTokenKey));
+  if (!text || text->empty()) return std::nullopt;
+  auto fields = audit::ParseFlatObject(*text);
+  if (!fields.ok())
+    return absl::DataLossError("ca.backup.token does not parse");
+  TokenRef ref;
+  for (const auto& f : *fields) {
+    const auto* v = std::get_if<std::string>(&f.value);
+    if (v == nullptr) continue;
+    if (f.key == "module") ref.module = *v;
+    if (f.key == "token") ref.token = *v;
+  }
+  if (ref.token.empty())
+    return absl::DataLossError("ca.backup.token names no token");
+  return ref;
+}
+
+absl::Status SaveTokenRef(storage::Transaction& tx, const TokenRef& ref,
+                          absl::string_view record_sha256,
+                          absl::string_view set_id) {
+  ASSIGN_OR_RETURN(std::string text,
+                   audit::CanonicalObject(std::vector<Field>{
+                       {"module", ref.module},
+                       {"token", ref.token},
+                       {"record_sha256", std::string(record_sha256)},
+                       {"share_set", std::string(set_id)}}));
+  return tx.PutMeta(kBackupTokenKey, text);
+}
+
+// The CA's backup bundle (canonical JSON, no secret) with `custody_json` as
+// its key in custody.
+absl::StatusOr<std::string> MakeBundle(storage::Transaction& tx,
+                                       const std::string& custody_json) {
+  auto get = [&](absl::string_view k) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(std::optional<std::string> v, tx.GetMeta(k));
+    return v.value_or("");
+  };
+  ASSIGN_OR_RETURN(std::string cert, get(kCertKey));
+  ASSIGN_OR_RETURN(std::string profile, get(kProfileKey));
+  ASSIGN_OR_RETURN(std::string ocsp_cert, get(kOcspCertKey));
+  ASSIGN_OR_RETURN(std::string crl_number, get(kCrlNumberKey));
+  ASSIGN_OR_RETURN(std::string ocsp_key, get(kOcspKeyKey));
+  ASSIGN_OR_RETURN(auto revoked, tx.ListRevokedCertificates());
+  std::vector<std::string> items;
+  for (const auto& r : revoked) {
+    items.push_back(absl::StrCat(
+        r.serial_hex, ":", absl::ToUnixMicros(r.revoked_at), ":", r.reason));
+  }
+  return audit::CanonicalObject(
+      std::vector<Field>{{"type", "inkan.ca.backup.v1"},
+                         {"custody", custody_json},
+                         {"certificate", cert},
+                         {"profile", profile},
+                         {"ocsp_certificate", ocsp_cert},
+                         {"crl_number", crl_number},
+                         {"ocsp_key", ocsp_key},
+                         {"revoked", absl::StrJoin(items, ";")}});
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ParseBundle(
+    absl::string_view bundle) {
+  auto fields = audit::ParseFlatObject(bundle);
+  if (!fields.ok())
+    return absl::InvalidArgumentError("the bundle does not parse");
+  std::map<std::string, std::string> m;
+  for (const auto& f : *fields) {
+    if (auto* s = std::get_if<std::string>(&f.value)) m[f.key] = *s;
+  }
+  if (m["type"] != "inkan.ca.backup.v1") {
+    return absl::InvalidArgumentError("not an inkan CA backup bundle");
+  }
+  return m;
+}
+
+struct RestoredState {
+  std::string certificate_der;
+  int64_t revocations = 0;
+  int64_t crl_number = 0;
+};
+
+// Stores a bundle's certificate (which must be for `c`'s key), profile, CRL
+// number and revocations. Custody and the responder are the caller's.
+absl::StatusOr<RestoredState> RestoreBundleState(
+    storage::Transaction& tx, std::map<std::string, std::string>& m,
+    const ceremony::Custody& c) {
+  RestoredState out;
+  auto der = Base64Decode(m["certificate"]);
+  if (!der.ok())
+    return absl::InvalidArgumentError(
+        "the bundle's CA certificate is malformed");
+  ASSIGN_OR_RETURN(X509Ptr x509,
+                   ParseCert(*der, "the bundle's CA certificate"));
+  ASSIGN_OR_RETURN(std::string spki_der, SpkiOf(x509.get()));
+  if (spki_der != c.public_key_der) {
+    return absl::InvalidArgumentError(
+        "the bundle's certificate is not for its CA key");
+  }
+  out.certificate_der = *der;
+  RETURN_IF_ERROR(tx.PutMeta(kCertKey, m["certificate"]));
+  RETURN_IF_ERROR(tx.PutMeta(kProfileKey, m["profile"]));
+  RETURN_IF_ERROR(LoadProfile(tx).status());
+  (void)absl::SimpleAtoi(m["crl_number"], &out.crl_number);
+  RETURN_IF_ERROR(tx.PutMeta(kCrlNumberKey, absl::StrCat(out.crl_number)));
+  // Revocations travel with the CA: its CRLs must keep listing them.
+  for (absl::string_view item :
+       absl::StrSplit(m["revoked"], ';', absl::SkipEmpty())) {
+    std::vector<std::string> parts = absl::StrSplit(item, ':');
+    int64_t at_us = 0;
+    int reason = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], &at_us) ||
+        !absl::SimpleAtoi(parts[2], &reason)) {
+      return absl::InvalidArgumentError(
+          "the bundle's revocation list is malformed");
+    }
+    storage::CertificateRecord r;
+    r.serial_hex = parts[0];
+    r.subject = "(restored revocation)";
+    r.revoked = true;
+    r.revoked_at = absl::FromUnixMicros(at_us);
+    r.reason = reason;
+    r.issued = r.revoked_at;
+    r.not_before = r.revoked_at;
+    r.not_after = r.revoked_at;
+    RETURN_IF_ERROR(tx.InsertCertificate(r));
+    ++out.revocations;
+  }
+  return out;
+}
+
+// The subject of a DER certificate as a Name.
+absl::StatusOr<Name> SubjectOf(const std::string& der) {
+  ASSIGN_OR_RETURN(X509Ptr x, ParseCert(der, "the CA certificate"));
+  std::unique_ptr<BIO, void (*)(BIO*)> bio(BIO_new(BIO_s_mem()), BIO_free_all);
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(x.get()), 0,
+                     XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return ParseName(absl::string_view(data, len));
+}
+
+// What the backup token holds: the bundle and the custody in it.
+struct TokenCopy {
+  std::string bundle;
+  std::map<std::string, std::string> fields;
+  ceremony::Custody custody;
+};
+
+absl::StatusOr<TokenCopy> ReadTokenCopy(hsm::KeyStore& token,
+                                        absl::string_view label) {
+  TokenCopy out;
+  auto record = token.GetRecord(kBackupRecordLabel);
+  if (absl::IsNotFound(record.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("backup token '", label, "' holds no copy of a CA key"));
+  }
+  RETURN_IF_ERROR(record.status());
+  out.bundle = *std::move(record);
+  ASSIGN_OR_RETURN(out.fields, ParseBundle(out.bundle));
+  ASSIGN_OR_RETURN(out.custody,
+                   ceremony::CustodyFromJson(out.fields["custody"],
+                                             "the backup token's record"));
+  return out;
+}
+
+// The bundle to keep on the backup token for `copy` (custody under the
+// token's CA KEK). Callers write it (PutRecord) as their last step before the
+// commit, since the token cannot roll back.
+absl::StatusOr<std::string> TokenBundle(storage::Transaction& tx,
+                                        const ceremony::Custody& copy) {
+  ASSIGN_OR_RETURN(std::string custody_json, ceremony::CustodyToJson(copy));
+  return MakeBundle(tx, custody_json);
+}
+
 }  // namespace
 
 std::unique_ptr<crypto::Signer> ActiveKeySigner(hsm::ActiveKey& key,
@@ -245,8 +430,116 @@ absl::StatusOr<CrlReason> ParseCrlReason(absl::string_view name) {
                    "AACompromise)"));
 }
 
+namespace {
+
+// ca.restore from the backup token: k shares open the token's copy, which
+// moves into this HSM under its CA KEK; this HSM gets a new OCSP responder
+// (the old one's key was wrapped by the lost HSM's master KEK).
+absl::StatusOr<std::string> RestoreFromToken(
+    storage::Transaction& tx, const ceremony::Params& p,
+    absl::string_view actor, const std::vector<SecretBytes>& inputs,
+    hsm::KeyStore& keys, const audit::AuditLog& log, const Clock& clock,
+    const hsm::TokenAccess& tokens) {
+  TokenRef ref{Get(p, "module", ""), Get(p, "token", "")};
+  ASSIGN_OR_RETURN(std::unique_ptr<hsm::KeyStore> token,
+                   tokens.Open(ref.module, ref.token));
+  ASSIGN_OR_RETURN(TokenCopy copy, ReadTokenCopy(*token, ref.token));
+  std::string digest = HexEncode(crypto::Sha256(copy.bundle));
+  if (digest != Get(p, "record_sha256", "")) {
+    return absl::InvalidArgumentError(
+        "the backup token holds another record than the one the operators "
+        "approved");
+  }
+  ASSIGN_OR_RETURN(std::vector<ceremony::Share> shares,
+                   DecodeShares(inputs, &copy.custody));
+  ASSIGN_OR_RETURN(ceremony::Custody here,
+                   ceremony::CopyCustody(*token, copy.custody, shares, keys));
+  RETURN_IF_ERROR(ceremony::SaveCustody(tx, kCustodyKey, here));
+  ASSIGN_OR_RETURN(RestoredState st, RestoreBundleState(tx, copy.fields, here));
+  ASSIGN_OR_RETURN(std::unique_ptr<hsm::ActiveKey> active,
+                   ceremony::Activate(keys, here, shares));
+  KeySigner signer(*active, here.public_key_der);
+  ASSIGN_OR_RETURN(Name subject, SubjectOf(st.certificate_der));
+  RETURN_IF_ERROR(MakeResponder(tx, keys, st.certificate_der, signer, subject,
+                                clock.Now(), 825));
+  RETURN_IF_ERROR(SaveTokenRef(tx, ref, digest, here.set_id));
+  RETURN_IF_ERROR(
+      log.Append(tx, Event{"ca.restore",
+                           {{"actor", std::string(actor)},
+                            {"form", "token"},
+                            {"backup_token", ref.token},
+                            {"share_set", here.set_id},
+                            {"certificate_sha256",
+                             HexEncode(crypto::Sha256(st.certificate_der))},
+                            {"record_sha256", digest},
+                            {"revocations", st.revocations},
+                            {"crl_number", st.crl_number},
+                            {"ocsp_responder", "new"}}}));
+  return absl::StrCat("CA restored from backup token '", ref.token,
+                      "' (share set ", here.set_id, ", ", st.revocations,
+                      " revocations, a new OCSP responder); activate it with ",
+                      here.threshold, " of the custodians' shares");
+}
+
+void RegisterBackupOperation(ceremony::Ceremonies& ceremonies,
+                             hsm::KeyStore& keys, const audit::AuditLog& log,
+                             const hsm::TokenAccess& tokens) {
+  ceremony::OperationSpec backup;
+  backup.name = "ca.backup";
+  backup.summary =
+      "copy the CA key onto a backup PKCS#11 token: token (label), module "
+      "(optional); execute with k shares and --backup-pin";
+  backup.validate = [](const ceremony::Params& p) -> absl::Status {
+    if (Get(p, "token", "").empty())
+      return absl::InvalidArgumentError(
+          "token (the backup token's label) is required");
+    return absl::OkStatus();
+  };
+  backup.execute_with_inputs =
+      [&keys, &log, &tokens](
+          storage::Transaction& tx, const ceremony::Params& p,
+          absl::string_view actor, const std::vector<SecretBytes>& inputs,
+          std::map<std::string, SecretBytes>*) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(ceremony::Custody custody,
+                     ceremony::LoadCustody(tx, kCustodyKey));
+    TokenRef ref{Get(p, "module", ""), Get(p, "token", "")};
+    ASSIGN_OR_RETURN(std::optional<TokenRef> existing, LoadTokenRef(tx));
+    if (existing && existing->token != ref.token) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("the CA key already has a backup token ('",
+                       existing->token, "'); one backup token at a time"));
+    }
+    ASSIGN_OR_RETURN(std::vector<ceremony::Share> shares,
+                     DecodeShares(inputs, &custody));
+    ASSIGN_OR_RETURN(std::unique_ptr<hsm::KeyStore> token,
+                     tokens.Open(ref.module, ref.token));
+    ASSIGN_OR_RETURN(ceremony::Custody copy,
+                     ceremony::CopyCustody(keys, custody, shares, *token));
+    ASSIGN_OR_RETURN(std::string record, TokenBundle(tx, copy));
+    std::string digest = HexEncode(crypto::Sha256(record));
+    RETURN_IF_ERROR(SaveTokenRef(tx, ref, digest, custody.set_id));
+    RETURN_IF_ERROR(log.Append(tx, Event{"ca.backup",
+                                         {{"actor", std::string(actor)},
+                                          {"form", "token"},
+                                          {"backup_token", ref.token},
+                                          {"module", ref.module},
+                                          {"share_set", custody.set_id},
+                                          {"record_sha256", digest}}}));
+    // Last, just before the commit: the token cannot roll back.
+    RETURN_IF_ERROR(token->PutRecord(kBackupRecordLabel, record));
+    return absl::StrCat("CA key copied onto backup token '", ref.token,
+                        "' (record SHA-256 ", digest,
+                        "); it opens only with that token and ",
+                        custody.threshold, " shares of set ", custody.set_id);
+  };
+  ceremonies.Register(std::move(backup));
+}
+
+}  // namespace
+
 void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
-                          const audit::AuditLog& log, const Clock& clock) {
+                          const audit::AuditLog& log, const Clock& clock,
+                          const hsm::TokenAccess& tokens) {
   ceremony::OperationSpec spec;
   spec.name = "ca.init";
   spec.summary =
@@ -380,9 +673,10 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       "k current shares: ceremony execute --id ID --share F --share F";
   rekey.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
   rekey.execute_with_inputs =
-      [&log](storage::Transaction& tx, const ceremony::Params&,
-             absl::string_view actor, const std::vector<SecretBytes>& inputs,
-             std::map<std::string, SecretBytes>* outputs)
+      [&log, &tokens](storage::Transaction& tx, const ceremony::Params&,
+                      absl::string_view actor,
+                      const std::vector<SecretBytes>& inputs,
+                      std::map<std::string, SecretBytes>* outputs)
       -> absl::StatusOr<std::string> {
     ASSIGN_OR_RETURN(ceremony::Custody current,
                      ceremony::LoadCustody(tx, kCustodyKey));
@@ -398,8 +692,19 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     int k = 2;
     if (k_text && !absl::SimpleAtoi(*k_text, &k))
       return absl::DataLossError("bad quorum");
+    // The backup token's copy is re-sealed under the new KEK too, or the old
+    // shares would still open it.
+    ASSIGN_OR_RETURN(std::optional<TokenRef> ref, LoadTokenRef(tx));
+    std::unique_ptr<hsm::KeyStore> token;
+    std::vector<ceremony::Custody> companions;
+    if (ref) {
+      ASSIGN_OR_RETURN(token, tokens.Open(ref->module, ref->token));
+      ASSIGN_OR_RETURN(TokenCopy copy, ReadTokenCopy(*token, ref->token));
+      companions.push_back(std::move(copy.custody));
+    }
     ASSIGN_OR_RETURN(ceremony::NewCustody next,
-                     ceremony::Reshare(current, shares, custodians, k));
+                     ceremony::Reshare(current, shares, custodians, k,
+                                       ref ? &companions : nullptr));
     if (!next.text_shares.empty()) {
       if (outputs == nullptr) {
         return absl::FailedPreconditionError(
@@ -413,13 +718,24 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     RETURN_IF_ERROR(ceremony::SaveCustody(tx, kCustodyKey, next.custody));
     std::vector<std::string> names;
     for (const auto& c : custodians) names.push_back(c.name);
+    std::string record, record_sha256;
+    if (ref) {
+      ASSIGN_OR_RETURN(record, TokenBundle(tx, companions[0]));
+      record_sha256 = HexEncode(crypto::Sha256(record));
+      RETURN_IF_ERROR(
+          SaveTokenRef(tx, *ref, record_sha256, next.custody.set_id));
+    }
     RETURN_IF_ERROR(
         log.Append(tx, Event{"ca.rekey",
                              {{"actor", std::string(actor)},
                               {"old_share_set", current.set_id},
                               {"share_set", next.custody.set_id},
                               {"threshold", int64_t{k}},
-                              {"custodians", absl::StrJoin(names, ",")}}}));
+                              {"custodians", absl::StrJoin(names, ",")},
+                              {"backup_token", ref ? ref->token : ""},
+                              {"backup_record_sha256", record_sha256}}}));
+    // Last, just before the commit: the token cannot roll back.
+    if (ref) RETURN_IF_ERROR(token->PutRecord(kBackupRecordLabel, record));
     return absl::StrCat("CA KEK re-split ", k, "-of-", names.size(), " among ",
                         absl::StrJoin(names, ", "), "; the shares of set ",
                         current.set_id, " are void");
@@ -545,6 +861,17 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       "subject, share_set (shown for the approvers); execute with --input the "
       "bundle";
   restore.validate = [](const ceremony::Params& p) -> absl::Status {
+    std::string form = Get(p, "form", "bundle");
+    if (form == "token") {
+      if (Get(p, "token", "").empty() ||
+          Get(p, "record_sha256", "").size() != 64) {
+        return absl::InvalidArgumentError(
+            "restoring from a backup token needs token and record_sha256");
+      }
+      return absl::OkStatus();
+    }
+    if (form != "bundle")
+      return absl::InvalidArgumentError("form is bundle or token");
     if (Get(p, "bundle_sha256", "").size() != 64) {
       return absl::InvalidArgumentError(
           "bundle_sha256 (64 hex digits) is required");
@@ -552,7 +879,7 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     return absl::OkStatus();
   };
   restore.execute_with_inputs =
-      [&log](
+      [&keys, &log, &clock, &tokens](
           storage::Transaction& tx, const ceremony::Params& p,
           absl::string_view actor, const std::vector<SecretBytes>& inputs,
           std::map<std::string, SecretBytes>*) -> absl::StatusOr<std::string> {
@@ -565,6 +892,9 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     if (ceremony::LoadCustody(tx, kCustodyKey).ok()) {
       return absl::AlreadyExistsError("this instance already has a CA");
     }
+    if (Get(p, "form", "bundle") == "token") {
+      return RestoreFromToken(tx, p, actor, inputs, keys, log, clock, tokens);
+    }
     if (inputs.size() != 1)
       return absl::InvalidArgumentError("give exactly one bundle");
     std::string bundle(inputs[0].RevealString());
@@ -573,16 +903,7 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       return absl::InvalidArgumentError(
           "this is not the bundle the operators approved");
     }
-    auto fields = audit::ParseFlatObject(bundle);
-    if (!fields.ok())
-      return absl::InvalidArgumentError("the bundle does not parse");
-    std::map<std::string, std::string> m;
-    for (const auto& f : *fields) {
-      if (auto* s = std::get_if<std::string>(&f.value)) m[f.key] = *s;
-    }
-    if (m["type"] != "inkan.ca.backup.v1") {
-      return absl::InvalidArgumentError("not an inkan CA backup bundle");
-    }
+    ASSIGN_OR_RETURN(auto m, ParseBundle(bundle));
     RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, m["custody"]));
     ASSIGN_OR_RETURN(ceremony::Custody c,
                      ceremony::LoadCustody(tx, kCustodyKey));
@@ -590,61 +911,22 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       return absl::InvalidArgumentError(
           "the bundle's share set is not the one approved");
     }
-    // The certificate must be for the key in custody.
-    auto der = Base64Decode(m["certificate"]);
-    if (!der.ok())
-      return absl::InvalidArgumentError(
-          "the bundle's CA certificate is malformed");
-    ASSIGN_OR_RETURN(X509Ptr x509,
-                     ParseCert(*der, "the bundle's CA certificate"));
-    ASSIGN_OR_RETURN(std::string spki_der, SpkiOf(x509.get()));
-    if (spki_der != c.public_key_der) {
-      return absl::InvalidArgumentError(
-          "the bundle's certificate is not for its CA key");
-    }
-    RETURN_IF_ERROR(tx.PutMeta(kCertKey, m["certificate"]));
-    RETURN_IF_ERROR(tx.PutMeta(kProfileKey, m["profile"]));
-    RETURN_IF_ERROR(LoadProfile(tx).status());
+    ASSIGN_OR_RETURN(RestoredState st, RestoreBundleState(tx, m, c));
     RETURN_IF_ERROR(tx.PutMeta(kOcspCertKey, m["ocsp_certificate"]));
     RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, m["ocsp_key"]));
-    int64_t crl_number = 0;
-    (void)absl::SimpleAtoi(m["crl_number"], &crl_number);
-    RETURN_IF_ERROR(tx.PutMeta(kCrlNumberKey, absl::StrCat(crl_number)));
-    // Revocations travel with the CA: its CRLs must keep listing them.
-    int64_t revoked = 0;
-    for (absl::string_view item :
-         absl::StrSplit(m["revoked"], ';', absl::SkipEmpty())) {
-      std::vector<std::string> parts = absl::StrSplit(item, ':');
-      int64_t at_us = 0;
-      int reason = 0;
-      if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], &at_us) ||
-          !absl::SimpleAtoi(parts[2], &reason)) {
-        return absl::InvalidArgumentError(
-            "the bundle's revocation list is malformed");
-      }
-      storage::CertificateRecord r;
-      r.serial_hex = parts[0];
-      r.subject = "(restored revocation)";
-      r.revoked = true;
-      r.revoked_at = absl::FromUnixMicros(at_us);
-      r.reason = reason;
-      r.issued = r.revoked_at;
-      r.not_before = r.revoked_at;
-      r.not_after = r.revoked_at;
-      RETURN_IF_ERROR(tx.InsertCertificate(r));
-      ++revoked;
-    }
-    RETURN_IF_ERROR(log.Append(
-        tx, Event{"ca.restore",
-                  {{"actor", std::string(actor)},
-                   {"share_set", c.set_id},
-                   {"certificate_sha256", HexEncode(crypto::Sha256(*der))},
-                   {"bundle_sha256", digest},
-                   {"revocations", revoked},
-                   {"crl_number", crl_number}}}));
-    return absl::StrCat("CA restored (share set ", c.set_id, ", ", revoked,
-                        " revocations); activate it with ", c.threshold,
-                        " of the original custodians' shares");
+    RETURN_IF_ERROR(
+        log.Append(tx, Event{"ca.restore",
+                             {{"actor", std::string(actor)},
+                              {"form", "bundle"},
+                              {"share_set", c.set_id},
+                              {"certificate_sha256",
+                               HexEncode(crypto::Sha256(st.certificate_der))},
+                              {"bundle_sha256", digest},
+                              {"revocations", st.revocations},
+                              {"crl_number", st.crl_number}}}));
+    return absl::StrCat("CA restored (share set ", c.set_id, ", ",
+                        st.revocations, " revocations); activate it with ",
+                        c.threshold, " of the original custodians' shares");
   };
   ceremonies.Register(std::move(restore));
 
@@ -655,11 +937,17 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
       "responder key";
   destroy.validate = [](const ceremony::Params&) { return absl::OkStatus(); };
   destroy.execute =
-      [&log, &clock](storage::Transaction& tx, const ceremony::Params&,
-                     absl::string_view actor) -> absl::StatusOr<std::string> {
+      [&keys, &log, &clock, &tokens](
+          storage::Transaction& tx, const ceremony::Params&,
+          absl::string_view actor) -> absl::StatusOr<std::string> {
     ASSIGN_OR_RETURN(ceremony::Custody c,
                      ceremony::LoadCustody(tx, kCustodyKey));
     ASSIGN_OR_RETURN(std::optional<std::string> ocsp, tx.GetMeta(kOcspKeyKey));
+    ASSIGN_OR_RETURN(std::optional<TokenRef> ref, LoadTokenRef(tx));
+    std::unique_ptr<hsm::KeyStore> token;
+    if (ref) {
+      ASSIGN_OR_RETURN(token, tokens.Open(ref->module, ref->token));
+    }
     std::vector<std::string> custodians;
     for (const auto& s : c.shares) custodians.push_back(s.custodian);
     std::string when = FormatRfc3339(clock.Now());
@@ -673,6 +961,20 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
     RETURN_IF_ERROR(tx.PutMeta(kCustodyKey, tomb));
     RETURN_IF_ERROR(tx.PutMeta(kOcspKeyKey, ""));
     RETURN_IF_ERROR(tx.PutMeta("ca.destroyed", tomb));
+    RETURN_IF_ERROR(tx.PutMeta(kBackupTokenKey, ""));
+    // The HSM objects: the CA KEK here — which voids every wrapped copy, even
+    // in old database backups — and on the backup token its record and CA
+    // KEK. They cannot roll back; if the commit fails after this, the
+    // ceremony stays open and running it again finishes the job.
+    int64_t hsm_removed = 0, backups_removed = 0;
+    if (token) {
+      ASSIGN_OR_RETURN(int removed, token->RemoveRecord(kBackupRecordLabel));
+      backups_removed += removed;
+      ASSIGN_OR_RETURN(removed, token->DestroyCaKek());
+      hsm_removed += removed;
+    }
+    ASSIGN_OR_RETURN(int removed, keys.DestroyCaKek());
+    hsm_removed += removed;
     RETURN_IF_ERROR(log.Append(
         tx,
         Event{
@@ -684,14 +986,25 @@ void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
              {"share_set_voided", c.set_id},
              {"custodians", absl::StrJoin(custodians, ",")},
              {"ocsp_responder_key_removed", ocsp.has_value() && !ocsp->empty()},
-             {"hsm_objects_removed", int64_t{0}},
-             {"backups_removed", int64_t{0}}}}));
+             {"hsm_objects_removed", hsm_removed},
+             {"backup_token", ref ? ref->token : ""},
+             {"backups_removed", backups_removed}}}));
     return absl::StrCat("CA key destroyed: wrapped key and share set ",
                         c.set_id, " removed; custodians ",
                         absl::StrJoin(custodians, ", "),
                         " should now acknowledge (inkan ca destroy-ack)");
   };
   ceremonies.Register(std::move(destroy));
+  RegisterBackupOperation(ceremonies, keys, log, tokens);
+}
+
+absl::StatusOr<std::string> ReadBackupTokenRecord(
+    const hsm::TokenAccess& tokens, absl::string_view module,
+    absl::string_view label) {
+  ASSIGN_OR_RETURN(std::unique_ptr<hsm::KeyStore> token,
+                   tokens.Open(module, label));
+  ASSIGN_OR_RETURN(TokenCopy copy, ReadTokenCopy(*token, label));
+  return copy.bundle;
 }
 
 absl::StatusOr<std::string> Authority::BackupBundle(absl::string_view actor) {
@@ -700,32 +1013,9 @@ absl::StatusOr<std::string> Authority::BackupBundle(absl::string_view actor) {
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         ASSIGN_OR_RETURN(ceremony::Custody c,
                          ceremony::LoadCustody(tx, kCustodyKey));
-        auto get = [&](absl::string_view k) -> absl::StatusOr<std::string> {
-          ASSIGN_OR_RETURN(std::optional<std::string> v, tx.GetMeta(k));
-          return v.value_or("");
-        };
-        ASSIGN_OR_RETURN(std::string custody, get(kCustodyKey));
-        ASSIGN_OR_RETURN(std::string cert, get(kCertKey));
-        ASSIGN_OR_RETURN(std::string profile, get(kProfileKey));
-        ASSIGN_OR_RETURN(std::string ocsp_cert, get(kOcspCertKey));
-        ASSIGN_OR_RETURN(std::string crl_number, get(kCrlNumberKey));
-        ASSIGN_OR_RETURN(std::string ocsp_key, get(kOcspKeyKey));
-        ASSIGN_OR_RETURN(auto revoked, tx.ListRevokedCertificates());
-        std::vector<std::string> items;
-        for (const auto& r : revoked) {
-          items.push_back(absl::StrCat(r.serial_hex, ":",
-                                       absl::ToUnixMicros(r.revoked_at), ":",
-                                       r.reason));
-        }
-        ASSIGN_OR_RETURN(bundle, audit::CanonicalObject(std::vector<Field>{
-                                     {"type", "inkan.ca.backup.v1"},
-                                     {"custody", custody},
-                                     {"certificate", cert},
-                                     {"profile", profile},
-                                     {"ocsp_certificate", ocsp_cert},
-                                     {"crl_number", crl_number},
-                                     {"ocsp_key", ocsp_key},
-                                     {"revoked", absl::StrJoin(items, ";")}}));
+        ASSIGN_OR_RETURN(std::optional<std::string> custody,
+                         tx.GetMeta(kCustodyKey));
+        ASSIGN_OR_RETURN(bundle, MakeBundle(tx, custody.value_or("")));
         return log_.Append(
             tx, Event{"ca.backup",
                       {{"actor", std::string(actor)},

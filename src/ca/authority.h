@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/secret_bytes.h"
 #include "hsm/key_store.h"
+#include "hsm/pkcs11_key_store.h"
 #include "storage/store.h"
 
 namespace inkan::ca {
@@ -47,8 +48,14 @@ namespace inkan::ca {
 // active operators with the current quorum as threshold, each share sealed to
 // its operator's P-256 key, and self-signs the root. `keys` and `clock` must
 // outlive `ceremonies`.
+// "ca.backup" copies the CA key onto a backup PKCS#11 token (params token,
+// module): k shares at execution, the token's PIN through `tokens`; the
+// token then holds the key under its own CA KEK, sealed under the same split
+// (token and k shares restore it: "ca.restore" with form=token). Rekey
+// re-seals that copy and destroy removes it (both need the token's PIN).
 void RegisterCaOperations(ceremony::Ceremonies& ceremonies, hsm::KeyStore& keys,
-                          const audit::AuditLog& log, const Clock& clock);
+                          const audit::AuditLog& log, const Clock& clock,
+                          const hsm::TokenAccess& tokens);
 
 struct CaStatus {
   bool initialised = false;
@@ -144,6 +151,13 @@ class OcspService {
   std::unique_ptr<hsm::ActiveKey> key_;
   std::unique_ptr<crypto::Signer> signer_;
 };
+
+// The CA record on a backup token (a bundle, as BackupBundle, whose custody
+// is wrapped by that token's CA KEK), for proposing a restore from it.
+// NotFound if the token holds none.
+absl::StatusOr<std::string> ReadBackupTokenRecord(
+    const hsm::TokenAccess& tokens, absl::string_view module,
+    absl::string_view label);
 
 // A Signer over an ActiveKey (which must outlive it).
 std::unique_ptr<crypto::Signer> ActiveKeySigner(hsm::ActiveKey& key,

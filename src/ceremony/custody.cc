@@ -106,9 +106,9 @@ absl::StatusOr<SecretBytes> OpenOuter(const Custody& c,
 absl::StatusOr<NewCustody> CreateCustody(
     hsm::KeyStore& keys, crypto::KeyAlgorithm alg,
     absl::Span<const storage::OperatorRecord> custodians, int k) {
-  // Inner layer: wrapped inside the HSM under its master KEK, so nothing
-  // outside the HSM (not even all the shares together) yields the key.
-  ASSIGN_OR_RETURN(hsm::WrappedKey key, keys.GenerateWrappedKey(alg));
+  // Inner layer: wrapped inside the HSM under its CA KEK, so nothing outside
+  // the HSM (not even all the shares together) yields the key.
+  ASSIGN_OR_RETURN(hsm::WrappedKey key, keys.GenerateCaKey(alg));
   ASSIGN_OR_RETURN(SecretBytes kek, RandomSecret(32));
   Custody base;
   base.alg = alg;
@@ -116,13 +116,14 @@ absl::StatusOr<NewCustody> CreateCustody(
   ASSIGN_OR_RETURN(base.wrapped,
                    crypto::AeadSeal(kek, key.wrapped, OuterAad(base)));
   ASSIGN_OR_RETURN(NewCustody out, Split(kek, std::move(base), custodians, k));
-  ASSIGN_OR_RETURN(out.key, keys.Activate(alg, key.wrapped));
+  ASSIGN_OR_RETURN(out.key, keys.ActivateCaKey(alg, key.wrapped));
   return out;
 }
 
 absl::StatusOr<NewCustody> Reshare(
     const Custody& current, absl::Span<const Share> shares,
-    absl::Span<const storage::OperatorRecord> custodians, int k) {
+    absl::Span<const storage::OperatorRecord> custodians, int k,
+    std::vector<Custody>* companions) {
   ASSIGN_OR_RETURN(SecretBytes old_kek, CombineChecked(current, shares));
   ASSIGN_OR_RETURN(SecretBytes inner, OpenOuter(current, old_kek));
   // A new KEK: the old shares open nothing from now on, not even with a copy
@@ -130,7 +131,56 @@ absl::StatusOr<NewCustody> Reshare(
   ASSIGN_OR_RETURN(SecretBytes kek, RandomSecret(32));
   Custody next = current;
   ASSIGN_OR_RETURN(next.wrapped, crypto::AeadSeal(kek, inner, OuterAad(next)));
-  return Split(kek, std::move(next), custodians, k);
+  ASSIGN_OR_RETURN(NewCustody out, Split(kek, std::move(next), custodians, k));
+  if (companions != nullptr) {
+    for (Custody& c : *companions) {
+      if (c.set_id != current.set_id ||
+          c.public_key_der != current.public_key_der) {
+        return absl::InvalidArgumentError(
+            "a copy of the CA key in custody belongs to another split or key");
+      }
+      ASSIGN_OR_RETURN(SecretBytes copy_inner, OpenOuter(c, old_kek));
+      Custody resealed = out.custody;
+      ASSIGN_OR_RETURN(resealed.wrapped,
+                       crypto::AeadSeal(kek, copy_inner, OuterAad(resealed)));
+      c = std::move(resealed);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Custody> CopyCustody(hsm::KeyStore& from, const Custody& custody,
+                                    absl::Span<const Share> shares,
+                                    hsm::KeyStore& to) {
+  ASSIGN_OR_RETURN(SecretBytes kek, CombineChecked(custody, shares));
+  ASSIGN_OR_RETURN(SecretBytes inner, OpenOuter(custody, kek));
+  ASSIGN_OR_RETURN(std::unique_ptr<hsm::KeyStore::TransportKey> transport,
+                   to.NewTransportKey());
+  auto blob = from.ExportCaKey(custody.alg, inner, transport->public_key_der());
+  if (absl::IsFailedPrecondition(blob.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the source HSM cannot open this copy of the CA key: ",
+                     blob.status().message()));
+  }
+  RETURN_IF_ERROR(blob.status());
+  ASSIGN_OR_RETURN(SecretBytes moved,
+                   transport->ImportCaKey(custody.alg, *blob));
+  // The copy must be the key in custody: sign with it and check the
+  // signature against the recorded public key before anything relies on it.
+  ASSIGN_OR_RETURN(std::unique_ptr<hsm::ActiveKey> active,
+                   to.ActivateCaKey(custody.alg, moved));
+  crypto::SignatureScheme scheme{custody.alg, crypto::HashAlgorithm::kSha256};
+  std::string digest = crypto::Sha256(custody.set_id);
+  ASSIGN_OR_RETURN(std::string sig, active->Sign(scheme, digest));
+  ASSIGN_OR_RETURN(auto verifier,
+                   crypto::NewVerifier(custody.public_key_der, scheme));
+  if (!verifier->VerifyDigest(digest, sig).ok()) {
+    return absl::DataLossError(
+        "the copied CA key does not match the public key in custody");
+  }
+  Custody out = custody;
+  ASSIGN_OR_RETURN(out.wrapped, crypto::AeadSeal(kek, moved, OuterAad(out)));
+  return out;
 }
 
 absl::Status CheckShare(const Custody& custody, const Share& share) {
@@ -158,18 +208,16 @@ absl::StatusOr<std::unique_ptr<hsm::ActiveKey>> Activate(
     absl::Span<const Share> shares) {
   ASSIGN_OR_RETURN(SecretBytes kek, CombineChecked(custody, shares));
   ASSIGN_OR_RETURN(SecretBytes inner, OpenOuter(custody, kek));
-  auto active = keys.Activate(custody.alg, inner);
+  auto active = keys.ActivateCaKey(custody.alg, inner);
   if (absl::IsInvalidArgument(active.status())) {
     return absl::FailedPreconditionError(
-        "the CA key was wrapped by another HSM's master key: restore onto the "
-        "HSM that made "
-        "it (or one restored from its backup)");
+        "the CA key was wrapped by another HSM's CA KEK: restore onto the HSM "
+        "that made it, or from the backup token");
   }
   return active;
 }
 
-absl::Status SaveCustody(storage::Transaction& tx, absl::string_view key,
-                         const Custody& custody) {
+absl::StatusOr<std::string> CustodyToJson(const Custody& custody) {
   std::vector<audit::Field> fields = {
       {"alg", std::string(crypto::KeyAlgorithmName(custody.alg))},
       {"public_key", Base64Encode(custody.public_key_der)},
@@ -183,7 +231,12 @@ absl::Status SaveCustody(storage::Transaction& tx, absl::string_view key,
     fields.push_back({p + "commitment", HexEncode(cs.commitment)});
     fields.push_back({p + "sealed", cs.sealed});
   }
-  ASSIGN_OR_RETURN(std::string text, audit::CanonicalObject(fields));
+  return audit::CanonicalObject(fields);
+}
+
+absl::Status SaveCustody(storage::Transaction& tx, absl::string_view key,
+                         const Custody& custody) {
+  ASSIGN_OR_RETURN(std::string text, CustodyToJson(custody));
   return tx.PutMeta(key, text);
 }
 
@@ -192,7 +245,12 @@ absl::StatusOr<Custody> LoadCustody(storage::Transaction& tx,
   ASSIGN_OR_RETURN(std::optional<std::string> text, tx.GetMeta(key));
   if (!text)
     return absl::NotFoundError(absl::StrCat("no key in custody under ", key));
-  auto fields = audit::ParseFlatObject(*text);
+  return CustodyFromJson(*text, key);
+}
+
+absl::StatusOr<Custody> CustodyFromJson(absl::string_view text,
+                                        absl::string_view key) {
+  auto fields = audit::ParseFlatObject(text);
   if (!fields.ok())
     return absl::DataLossError(absl::StrCat(key, " does not parse"));
   std::map<std::string, std::string> m;

@@ -69,9 +69,23 @@ absl::StatusOr<NewCustody> CreateCustody(
 // Re-splits the KEK of `current` among `custodians` (rekey: the key and its
 // wrapped blob stay; the old shares become useless). Needs k valid shares of
 // the current split.
+// `companions` (copies of the same key in custody on other HSMs, e.g. the
+// backup token's, same split) are re-sealed under the new KEK in place, so
+// the old shares open none of them either.
 absl::StatusOr<NewCustody> Reshare(
     const Custody& current, absl::Span<const Share> shares,
-    absl::Span<const storage::OperatorRecord> custodians, int k);
+    absl::Span<const storage::OperatorRecord> custodians, int k,
+    std::vector<Custody>* companions = nullptr);
+
+// Copies the key in `custody` (wrapped by `from`'s CA KEK) to the HSM `to`
+// (R7: the backup token, or a new HSM restored from it): k checked shares
+// open the outer layer, the key moves inside the HSMs under a transport key
+// of `to`, is checked by a signature against the recorded public key, and is
+// returned as the same custody (same split, shares and commitments) wrapped
+// by `to`'s CA KEK. Neither HSM keeps a key object.
+absl::StatusOr<Custody> CopyCustody(hsm::KeyStore& from, const Custody& custody,
+                                    absl::Span<const Share> shares,
+                                    hsm::KeyStore& to);
 
 // Checks one entered share against the custody: set, index and commitment.
 // InvalidArgument naming the share and what is wrong.
@@ -89,6 +103,11 @@ absl::Status SaveCustody(storage::Transaction& tx, absl::string_view key,
 // NotFound if there is none; DataLoss if it does not parse.
 absl::StatusOr<Custody> LoadCustody(storage::Transaction& tx,
                                     absl::string_view key);
+// The same canonical JSON form, for custody records kept elsewhere (the
+// backup token). `key` names the record in errors; NotFound for a tombstone.
+absl::StatusOr<std::string> CustodyToJson(const Custody& custody);
+absl::StatusOr<Custody> CustodyFromJson(absl::string_view text,
+                                        absl::string_view key);
 
 }  // namespace inkan::ceremony
 

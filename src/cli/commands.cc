@@ -402,7 +402,8 @@ absl::Status CeremonyOperations() {
   ceremony::Ceremonies c(*store, log, RealClock());
   ASSIGN_OR_RETURN(auto keys,
                    hsm::OpenSoftwareKeyStore("/nonexistent/listing-only"));
-  ca::RegisterCaOperations(c, *keys, log, RealClock());
+  hsm::TokenAccess tokens("");
+  ca::RegisterCaOperations(c, *keys, log, RealClock(), tokens);
   for (const std::string& line : c.OperationNames())
     Out(absl::StrCat("  ", line));
   return absl::OkStatus();
@@ -509,8 +510,13 @@ absl::Status CeremonyShow(const std::string& data, const std::string& id) {
 
 absl::Status CeremonyExecute(const std::string& data, const std::string& id,
                              const std::vector<std::string>& share_files,
-                             const std::string& share_dir) {
+                             const std::string& share_dir,
+                             const std::string& backup_pin_file) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  if (!backup_pin_file.empty()) {
+    ASSIGN_OR_RETURN(SecretBytes pin, ReadSecretFile(backup_pin_file));
+    inst->tokens().SetPin(std::move(pin));
+  }
   std::vector<SecretBytes> inputs;
   for (const std::string& f : share_files) {
     ASSIGN_OR_RETURN(std::string text, ReadFile(f));
@@ -713,7 +719,22 @@ absl::Status CaImport(const std::string& data, const std::string& cert_file,
   return CeremonyPropose(data, "ca.import", params, "24h", proposer);
 }
 
-absl::Status CaBackup(const std::string& data, const std::string& out_file) {
+absl::Status CaBackup(const std::string& data, const std::string& out_file,
+                      const std::string& to_token,
+                      const std::string& token_module,
+                      const OperatorSignature& proposer) {
+  if (!to_token.empty()) {
+    if (!out_file.empty())
+      return absl::InvalidArgumentError("give --out or --to-token, not both");
+    Out(absl::StrCat("proposing the ca.backup ceremony onto token '", to_token,
+                     "' (execute it with k shares and --backup-pin FILE):"));
+    std::vector<std::string> params = {absl::StrCat("token=", to_token)};
+    if (!token_module.empty())
+      params.push_back(absl::StrCat("module=", token_module));
+    return CeremonyPropose(data, "ca.backup", params, "24h", proposer);
+  }
+  if (out_file.empty())
+    return absl::InvalidArgumentError("give --out FILE or --to-token LABEL");
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   ASSIGN_OR_RETURN(std::string bundle, inst->ca().BackupBundle("cli"));
   RETURN_IF_ERROR(WriteFileAtomic(out_file, bundle, 0644));
@@ -723,16 +744,14 @@ absl::Status CaBackup(const std::string& data, const std::string& out_file) {
   return absl::OkStatus();
 }
 
-absl::Status CaRestore(const std::string& data, const std::string& in_file,
-                       const OperatorSignature& proposer) {
-  ASSIGN_OR_RETURN(std::string bundle, ReadFile(in_file));
-  // What the approvers see: the bundle's hash, the CA subject and the share
-  // set.
+namespace {
+
+// What approvers of a restore see: the CA subject and share set of a bundle.
+void DescribeBundle(absl::string_view bundle, std::string* subject,
+                    std::string* share_set) {
+  *subject = "(unreadable)";
   auto fields = audit::ParseFlatObject(bundle);
-  if (!fields.ok())
-    return absl::InvalidArgumentError(
-        absl::StrCat(in_file, " is not a CA bundle"));
-  std::string subject = "(unreadable)", share_set;
+  if (!fields.ok()) return;
   for (const auto& f : *fields) {
     const std::string* v = std::get_if<std::string>(&f.value);
     if (v == nullptr) continue;
@@ -744,7 +763,7 @@ absl::Status CaRestore(const std::string& data, const std::string& in_file,
         if (x != nullptr) {
           char buf[512];
           X509_NAME_oneline(X509_get_subject_name(x), buf, sizeof(buf));
-          subject = buf;
+          *subject = buf;
           X509_free(x);
         }
       }
@@ -753,11 +772,52 @@ absl::Status CaRestore(const std::string& data, const std::string& in_file,
       auto custody = audit::ParseFlatObject(*v);
       if (custody.ok()) {
         for (const auto& c : *custody) {
-          if (c.key == "set_id") share_set = std::get<std::string>(c.value);
+          if (c.key == "set_id") *share_set = std::get<std::string>(c.value);
         }
       }
     }
   }
+}
+
+}  // namespace
+
+absl::Status CaRestore(const std::string& data, const std::string& in_file,
+                       const std::string& from_token,
+                       const std::string& token_module,
+                       const std::string& backup_pin_file,
+                       const OperatorSignature& proposer) {
+  std::string subject, share_set;
+  if (!from_token.empty()) {
+    if (backup_pin_file.empty()) {
+      return absl::InvalidArgumentError(
+          "reading the backup token needs its PIN: --backup-pin FILE");
+    }
+    ASSIGN_OR_RETURN(auto inst, OpenData(data));
+    ASSIGN_OR_RETURN(SecretBytes pin, ReadSecretFile(backup_pin_file));
+    inst->tokens().SetPin(std::move(pin));
+    ASSIGN_OR_RETURN(
+        std::string record,
+        ca::ReadBackupTokenRecord(inst->tokens(), token_module, from_token));
+    DescribeBundle(record, &subject, &share_set);
+    inst.reset();
+    Out("proposing the ca.restore ceremony from the backup token (execute it "
+        "with k shares and --backup-pin FILE):");
+    std::vector<std::string> params = {
+        "form=token", absl::StrCat("token=", from_token),
+        absl::StrCat("record_sha256", "=", HexEncode(crypto::Sha256(record))),
+        absl::StrCat("subject=", subject),
+        absl::StrCat("share_set=", share_set)};
+    if (!token_module.empty())
+      params.push_back(absl::StrCat("module=", token_module));
+    return CeremonyPropose(data, "ca.restore", params, "24h", proposer);
+  }
+  if (in_file.empty())
+    return absl::InvalidArgumentError("give --in BUNDLE or --from-token LABEL");
+  ASSIGN_OR_RETURN(std::string bundle, ReadFile(in_file));
+  if (!audit::ParseFlatObject(bundle).ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat(in_file, " is not a CA bundle"));
+  DescribeBundle(bundle, &subject, &share_set);
   Out("proposing the ca.restore ceremony (execute it with --input the same "
       "bundle):");
   return CeremonyPropose(

@@ -76,8 +76,9 @@ absl::Status CeremonyShow(const std::string& data, const std::string& id);
 // `share_dir`: where printed shares (for custodians without a P-256 key) are
 // written, one 0600 file per custodian, after the execution committed.
 absl::Status CeremonyExecute(const std::string& data, const std::string& id,
-                             const std::vector<std::string>& share_files = {},
-                             const std::string& share_dir = "");
+                             const std::vector<std::string>& share_files,
+                             const std::string& share_dir,
+                             const std::string& backup_pin_file);
 
 // The CA. `shares` are files holding custodians' text shares.
 struct CaInitArgs {
@@ -109,10 +110,18 @@ absl::Status CaCsr(const std::string& data);
 absl::Status CaImport(const std::string& data, const std::string& cert_file,
                       const std::string& chain_file,
                       const OperatorSignature& proposer);
-// Writes the CA backup bundle (no secret; see ca::Authority::BackupBundle).
-absl::Status CaBackup(const std::string& data, const std::string& out_file);
-// Proposes ca.restore with the bundle in `in_file`.
+// Writes the CA backup bundle (no secret; see ca::Authority::BackupBundle),
+// or with `to_token` proposes ca.backup onto that PKCS#11 token.
+absl::Status CaBackup(const std::string& data, const std::string& out_file,
+                      const std::string& to_token,
+                      const std::string& token_module,
+                      const OperatorSignature& proposer);
+// Proposes ca.restore with the bundle in `in_file`, or from the record on
+// backup token `from_token` (read with the PIN in `backup_pin_file`).
 absl::Status CaRestore(const std::string& data, const std::string& in_file,
+                       const std::string& from_token,
+                       const std::string& token_module,
+                       const std::string& backup_pin_file,
                        const OperatorSignature& proposer);
 // A custodian acknowledges the destruction of the CA key.
 absl::Status CaDestroyAck(const std::string& data,

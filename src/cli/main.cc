@@ -214,8 +214,14 @@ int main(int argc, char** argv) {
   execute->add_option(
       "--share-dir", share_dir,
       "where printed shares go (custodians without a P-256 key)");
-  execute->callback(
-      [&] { result = CeremonyExecute(data, id, exec_shares, share_dir); });
+  std::string backup_pin;
+  execute->add_option("--backup-pin", backup_pin,
+                      "file with the backup token's PIN (ca.backup, and "
+                      "ca.rekey / ca.destroy / ca.restore when the CA has a "
+                      "backup token)");
+  execute->callback([&] {
+    result = CeremonyExecute(data, id, exec_shares, share_dir, backup_pin);
+  });
 
   // ---- the CA ----
   auto* ca_cmd = app.add_subcommand("ca", "the CA key and certificate")
@@ -285,19 +291,39 @@ int main(int argc, char** argv) {
   ca_import->callback(
       [&] { result = CaImport(data, cert_file, chain_file, sig); });
 
-  std::string bundle_file;
+  std::string bundle_file, token_label, token_module, token_pin;
   auto* ca_backup = ca_cmd->add_subcommand(
-      "backup", "write the CA backup bundle (no secret)");
+      "backup",
+      "write the CA backup bundle (no secret), or propose ca.backup onto a "
+      "backup PKCS#11 token");
   data_opt(ca_backup);
-  ca_backup->add_option("--out", bundle_file, "file to write")->required();
-  ca_backup->callback([&] { result = CaBackup(data, bundle_file); });
+  ca_backup->add_option("--out", bundle_file, "bundle file to write");
+  ca_backup->add_option("--to-token", token_label,
+                        "propose copying the CA key onto this token (label)");
+  ca_backup->add_option("--token-module", token_module,
+                        "the backup token's PKCS#11 module (default: this "
+                        "instance's)");
+  sig_opts(ca_backup, false);
+  ca_backup->callback([&] {
+    result = CaBackup(data, bundle_file, token_label, token_module, sig);
+  });
   auto* ca_restore = ca_cmd->add_subcommand(
       "restore",
-      "propose ca.restore of a backup bundle into this (CA-less) instance");
+      "propose ca.restore of a backup bundle or backup token into this "
+      "(CA-less) instance");
   data_opt(ca_restore);
-  ca_restore->add_option("--in", bundle_file, "the bundle")->required();
+  ca_restore->add_option("--in", bundle_file, "the bundle");
+  ca_restore->add_option("--from-token", token_label,
+                         "restore from the copy on this backup token (label)");
+  ca_restore->add_option("--token-module", token_module,
+                         "the backup token's PKCS#11 module");
+  ca_restore->add_option("--backup-pin", token_pin,
+                         "file with the backup token's PIN");
   sig_opts(ca_restore, false);
-  ca_restore->callback([&] { result = CaRestore(data, bundle_file, sig); });
+  ca_restore->callback([&] {
+    result =
+        CaRestore(data, bundle_file, token_label, token_module, token_pin, sig);
+  });
 
   std::vector<std::string> shares;
   std::string serial, reason = "unspecified", subject;

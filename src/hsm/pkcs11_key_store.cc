@@ -1115,4 +1115,25 @@ absl::StatusOr<std::unique_ptr<KeyStore>> OpenPkcs11KeyStore(
   return std::make_unique<Pkcs11KeyStore>(std::move(pool));
 }
 
+absl::StatusOr<std::unique_ptr<KeyStore>> TokenAccess::Open(
+    absl::string_view module, absl::string_view label) const {
+  if (pin_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this step needs the backup token '", label,
+        "': give its PIN (ceremony execute --backup-pin FILE)"));
+  }
+  Pkcs11Options opts;
+  opts.module_path = module.empty() ? default_module_ : std::string(module);
+  opts.token_label = std::string(label);
+  opts.user_pin = pin_;
+  opts.max_sessions = 4;
+  auto store = OpenPkcs11KeyStore(opts);
+  if (absl::IsNotFound(store.status()) ||
+      absl::IsUnauthenticated(store.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backup token '", label, "': ", store.status().message()));
+  }
+  return store;
+}
+
 }  // namespace inkan::hsm

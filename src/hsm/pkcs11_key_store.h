@@ -29,6 +29,26 @@ struct Pkcs11Options {
 absl::StatusOr<std::unique_ptr<KeyStore>> OpenPkcs11KeyStore(
     const Pkcs11Options& options);
 
+// Opens other tokens than the instance's own — the CA's backup token — for
+// the ceremonies that need one. The token's PIN is given by whoever runs the
+// ceremony (SetPin) and is never stored. Not thread-safe.
+class TokenAccess {
+ public:
+  explicit TokenAccess(std::string default_module)
+      : default_module_(std::move(default_module)) {}
+  void SetPin(SecretBytes pin) { pin_ = std::move(pin); }
+  bool has_pin() const { return !pin_.empty(); }
+  const std::string& default_module() const { return default_module_; }
+  // `module` empty = the instance's own module. FailedPrecondition naming
+  // the token if no PIN was given; as OpenPkcs11KeyStore otherwise.
+  absl::StatusOr<std::unique_ptr<KeyStore>> Open(absl::string_view module,
+                                                 absl::string_view label) const;
+
+ private:
+  std::string default_module_;
+  SecretBytes pin_;
+};
+
 }  // namespace inkan::hsm
 
 #endif  // INKAN_HSM_PKCS11_KEY_STORE_H_

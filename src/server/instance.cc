@@ -242,8 +242,11 @@ absl::StatusOr<std::unique_ptr<Instance>> Instance::Open(
       crypto::NewVerifier(audit_key_der, {crypto::KeyAlgorithm::kEcP256,
                                           crypto::HashAlgorithm::kSha256}));
   self->ceremonies_->SetAuditKey(self->audit_key_.get());
+  std::string module = self->conf_["pkcs11.module"];
+  self->tokens_ = std::make_unique<hsm::TokenAccess>(
+      module.empty() ? hsm::DefaultSoftHsmModule() : module);
   ca::RegisterCaOperations(*self->ceremonies_, *self->keys_, *self->log_,
-                           RealClock());
+                           RealClock(), *self->tokens_);
   self->ca_ = std::make_unique<ca::Authority>(*self->store_, *self->keys_,
                                               *self->log_, RealClock());
   self->credentials_ = std::make_unique<sam::CredentialService>(

@@ -22,6 +22,7 @@
 #include "ca/authority.h"
 #include "ceremony/quorum.h"
 #include "hsm/key_store.h"
+#include "hsm/pkcs11_key_store.h"
 #include "sam/credential_service.h"
 #include "storage/store.h"
 
@@ -59,6 +60,9 @@ class Instance {
   sam::CredentialService& credentials() { return *credentials_; }
   ceremony::Ceremonies& ceremonies() { return *ceremonies_; }
   ca::Authority& ca() { return *ca_; }
+  // Other tokens a ceremony may need (the CA's backup token): give their PIN
+  // here before executing it.
+  hsm::TokenAccess& tokens() { return *tokens_; }
 
   // The audit key's public half as pinned at init (audit-key.pem), not as the
   // database or the HSM says now.
@@ -75,6 +79,7 @@ class Instance {
   std::unique_ptr<sam::CredentialService> credentials_;
   std::unique_ptr<crypto::Verifier> audit_key_;
   std::unique_ptr<ceremony::Ceremonies> ceremonies_;
+  std::unique_ptr<hsm::TokenAccess> tokens_;
   std::unique_ptr<ca::Authority> ca_;
 };
 

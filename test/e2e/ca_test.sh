@@ -130,10 +130,11 @@ RC=$?
 exec 3<&-
 [ "$RC" = 0 ] && ok "the responder stops cleanly on SIGTERM" || not_ok "responder exit $RC: $(cat "$WORK/ocsp.err")"
 
-# The CA key never rests in the HSM: still only the three system keys.
+# The CA key never rests in the HSM: the three system keys and the CA KEK.
 OBJ=$(SOFTHSM2_CONF=$D/hsm/softhsm2.conf pkcs11-tool --module "$SOFTHSM_LIB" --token-label inkan \
         --login --pin "$(cat "$D/hsm/user.pin")" --list-objects 2>/dev/null)
-[ "$(echo "$OBJ" | grep -c 'Key Object')" = 4 ] && ok "no CA or responder key object rests on the token" \
+[ "$(echo "$OBJ" | grep -c 'Key Object')" = 5 ] && [ "$(echo "$OBJ" | grep -c 'Private Key Object')" = 1 ] \
+  && echo "$OBJ" | grep -q "inkan-ca-kek" && ok "no CA or responder key object rests on the token" \
   || not_ok "token objects: $OBJ"
 
 # Backup as a bundle (no secret), restored into an empty instance with its own
