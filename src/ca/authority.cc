@@ -1147,11 +1147,12 @@ absl::StatusOr<std::string> Authority::SealedShareFor(
   return sealed;
 }
 
-absl::Status Authority::Activate(const std::vector<SecretBytes>& share_texts,
-                                 absl::string_view actor) {
+namespace {
+
+absl::StatusOr<ceremony::Custody> LoadLiveCustody(storage::Store& store) {
   ceremony::Custody custody;
-  RETURN_IF_ERROR(store_.Transact(
-      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+  RETURN_IF_ERROR(
+      store.Transact(storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
         auto c = ceremony::LoadCustody(tx, kCustodyKey);
         if (absl::IsNotFound(c.status())) {
           ASSIGN_OR_RETURN(std::optional<std::string> tomb,
@@ -1165,6 +1166,48 @@ absl::Status Authority::Activate(const std::vector<SecretBytes>& share_texts,
         custody = *std::move(c);
         return absl::OkStatus();
       }));
+  return custody;
+}
+
+}  // namespace
+
+absl::StatusOr<Authority::ShareCheck> Authority::CheckShareText(
+    const SecretBytes& share_text) {
+  ASSIGN_OR_RETURN(ceremony::Custody custody, LoadLiveCustody(store_));
+  ASSIGN_OR_RETURN(ceremony::Share share, ceremony::DecodeShare(share_text));
+  RETURN_IF_ERROR(ceremony::CheckShare(custody, share));
+  ShareCheck out;
+  out.index = share.index;
+  out.threshold = custody.threshold;
+  for (const auto& cs : custody.shares) {
+    if (cs.index == share.index) out.custodian = cs.custodian;
+  }
+  return out;
+}
+
+absl::Status Authority::RecordEvent(const audit::Event& event) {
+  return audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {
+    return log_.Append(tx, event);
+  });
+}
+
+absl::Status Authority::Deactivate(absl::string_view actor,
+                                   absl::string_view reason) {
+  bool was_active = active_ != nullptr;
+  absl::Time until = active_until_;
+  Deactivate();
+  if (!was_active) return absl::OkStatus();
+  return audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {
+    return log_.Append(tx, Event{"ca.deactivate",
+                                 {{"actor", std::string(actor)},
+                                  {"reason", std::string(reason)},
+                                  {"window_end", FormatRfc3339(until)}}});
+  });
+}
+
+absl::Status Authority::Activate(const std::vector<SecretBytes>& share_texts,
+                                 absl::string_view actor, absl::Time until) {
+  ASSIGN_OR_RETURN(ceremony::Custody custody, LoadLiveCustody(store_));
   std::vector<ceremony::Share> shares;
   std::vector<std::string> indexes;
   absl::Status outcome;
@@ -1193,7 +1236,10 @@ absl::Status Authority::Activate(const std::vector<SecretBytes>& share_texts,
             tx, outcome.ok()
                     ? Event{"ca.activate",
                             {{"actor", std::string(actor)},
-                             {"shares", absl::StrJoin(indexes, ",")}}}
+                             {"shares", absl::StrJoin(indexes, ",")},
+                             {"until", until == absl::InfiniteFuture()
+                                           ? std::string("this process ends")
+                                           : FormatRfc3339(until)}}}
                     : Event{"ca.activate.refused",
                             {{"actor", std::string(actor)},
                              {"reason", std::string(outcome.message())}}});
@@ -1201,14 +1247,14 @@ absl::Status Authority::Activate(const std::vector<SecretBytes>& share_texts,
   RETURN_IF_ERROR(outcome);
   active_ = std::move(key);
   signer_ = ActiveKeySigner(*active_, custody.public_key_der);
+  active_until_ = until;
   return absl::OkStatus();
 }
 
 absl::StatusOr<storage::CertificateRecord> Authority::IssueForCredential(
     absl::string_view credential_id, absl::string_view subject,
     absl::string_view actor) {
-  if (!active())
-    return absl::FailedPreconditionError("the CA key is not active");
+  RETURN_IF_ERROR(CheckActive());
   storage::CertificateRecord rec;
   RETURN_IF_ERROR(audit::RunAudited(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
@@ -1252,6 +1298,18 @@ absl::StatusOr<storage::CertificateRecord> Authority::IssueForCredential(
   return rec;
 }
 
+absl::Status Authority::CheckActive() {
+  if (active()) return absl::OkStatus();
+  if (active_ != nullptr) {
+    absl::Time until = active_until_;
+    // The window ended: the key object goes now.
+    RETURN_IF_ERROR(Deactivate("service", "the activation window ended"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the CA key's activation window ended at ", FormatRfc3339(until)));
+  }
+  return absl::FailedPreconditionError("the CA key is not active");
+}
+
 absl::StatusOr<std::string> Authority::CrlInTx(storage::Transaction& tx,
                                                absl::string_view actor) {
   ASSIGN_OR_RETURN(std::string ca_der, LoadCaCert(tx));
@@ -1283,8 +1341,7 @@ absl::StatusOr<std::string> Authority::CrlInTx(storage::Transaction& tx,
 
 absl::Status Authority::Revoke(absl::string_view serial_hex, CrlReason reason,
                                absl::string_view actor) {
-  if (!active())
-    return absl::FailedPreconditionError("the CA key is not active");
+  RETURN_IF_ERROR(CheckActive());
   RETURN_IF_ERROR(CheckCrlReason(reason));
   return audit::RunAudited(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
@@ -1300,8 +1357,7 @@ absl::Status Authority::Revoke(absl::string_view serial_hex, CrlReason reason,
 }
 
 absl::StatusOr<std::string> Authority::IssueCrl(absl::string_view actor) {
-  if (!active())
-    return absl::FailedPreconditionError("the CA key is not active");
+  RETURN_IF_ERROR(CheckActive());
   std::string crl;
   RETURN_IF_ERROR(
       audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {

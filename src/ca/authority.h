@@ -97,13 +97,38 @@ class Authority {
   // The message custodians sign; FailedPrecondition if nothing was destroyed.
   absl::StatusOr<std::string> DestructionMessage();
 
-  // Activates the CA key from share texts (DecodeShare form). Each share is
-  // checked at entry; a bad one is named (InvalidArgument). Logged, also when
-  // refused.
+  // Activates the CA key from share texts (DecodeShare form) until `until`
+  // (the key object is destroyed at the first use after it, or at
+  // Deactivate). Each share is checked at entry; a bad one is named
+  // (InvalidArgument). Logged, also when refused.
   absl::Status Activate(const std::vector<SecretBytes>& share_texts,
-                        absl::string_view actor);
-  void Deactivate() { active_.reset(); }
-  bool active() const { return active_ != nullptr; }
+                        absl::string_view actor,
+                        absl::Time until = absl::InfiniteFuture());
+  // Ends the activation now; with an actor, logs it ("ca.deactivate").
+  void Deactivate() {
+    signer_.reset();
+    active_.reset();
+    active_until_ = absl::InfinitePast();
+  }
+  absl::Status Deactivate(absl::string_view actor, absl::string_view reason);
+  bool active() const {
+    return active_ != nullptr && clock_.Now() < active_until_;
+  }
+  // The end of the window while the key object is held (also just after the
+  // window ended, until the next use or Deactivate); InfinitePast otherwise.
+  absl::Time active_until() const { return active_until_; }
+
+  // One share text checked at entry, for collecting shares one at a time:
+  // which custodian's it is, and how many are needed. InvalidArgument naming
+  // a bad share; FailedPrecondition if there is no CA key in custody.
+  struct ShareCheck {
+    int index = 0;
+    std::string custodian;
+    int threshold = 0;
+  };
+  absl::StatusOr<ShareCheck> CheckShareText(const SecretBytes& share_text);
+  // Appends one event about the CA to the audit log (its own transaction).
+  absl::Status RecordEvent(const audit::Event& event);
 
   // Issues a certificate for a credential's public key. Subject: `subject`
   // (RFC 4514) or "CN=<user name>" from the user record. FailedPrecondition
@@ -120,6 +145,8 @@ class Authority {
  private:
   absl::StatusOr<std::string> CrlInTx(storage::Transaction& tx,
                                       absl::string_view actor);
+  // OK while active; ends an expired window.
+  absl::Status CheckActive();
 
   storage::Store& store_;
   hsm::KeyStore& keys_;
@@ -127,6 +154,7 @@ class Authority {
   const Clock& clock_;
   std::unique_ptr<hsm::ActiveKey> active_;
   std::unique_ptr<crypto::Signer> signer_;
+  absl::Time active_until_ = absl::InfinitePast();
 };
 
 // Answers OCSP requests (RFC 6960) with the delegated responder key: good,
