@@ -30,7 +30,9 @@
 #include "crypto/software_signer.h"
 #include "crypto/ssl_ptr.h"
 #include "hsm/software_key_store.h"
+#include "server/control.h"
 #include "server/instance.h"
+#include "server/service.h"
 
 namespace inkan::cli {
 namespace {
@@ -44,6 +46,35 @@ absl::StatusOr<std::unique_ptr<Instance>> OpenData(const std::string& data) {
 }
 
 void Out(absl::string_view s) { std::cout << s << "\n"; }
+
+// The running service's answer to a control request (the CA key active
+// there stands in for the shares).
+absl::StatusOr<server::ControlFields> AskService(const std::string& data,
+                                                 server::ControlFields req) {
+  if (data.empty())
+    return absl::InvalidArgumentError(
+        "no data directory given (--data or INKAN_DATA)");
+  req["actor"] = "cli";
+  auto r = server::CallControl(server::Service::ControlPath(data), req);
+  if (absl::IsUnavailable(r.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        r.status().message(),
+        ": give k custodians' --share files, or activate the CA key in the "
+        "service (inkan serve; inkan ca activate)"));
+  }
+  return r;
+}
+
+void PrintActivation(server::ControlFields& s) {
+  if (s["active"] == "yes") {
+    Out(absl::StrCat("CA key in the service: ACTIVE until ", s["until"]));
+  } else if (s["have"] != "0" && !s["have"].empty()) {
+    Out(absl::StrCat("CA key in the service: inactive; ", s["have"], " of ",
+                     s["need"], " shares entered (", s["entered_by"], ")"));
+  } else {
+    Out("CA key in the service: inactive");
+  }
+}
 
 }  // namespace
 
@@ -592,6 +623,54 @@ absl::Status CaStatus(const std::string& data) {
                    absl::StrJoin(s.custodians, ", ")));
   Out(absl::StrCat("CA certificate SHA-256: ", s.certificate_sha256));
   Out(absl::StrCat("last CRL number: ", s.crl_number));
+  auto live = server::CallControl(server::Service::ControlPath(data),
+                                  {{"op", "ca.status"}});
+  if (!live.ok()) {
+    Out("CA key in the service: inkan serve is not running");
+  } else {
+    PrintActivation(*live);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CaActivate(const std::string& data, const std::string& share_file,
+                        const std::string& window, const std::string& actor) {
+  ASSIGN_OR_RETURN(std::string share, ReadFile(share_file));
+  server::ControlFields req = {
+      {"op", "ca.activate"}, {"share", share}, {"window", window}};
+  CleanseMemory(share.data(), share.size());
+  auto r = AskService(data, req);
+  CleanseMemory(req["share"].data(), req["share"].size());
+  RETURN_IF_ERROR(r.status());
+  PrintActivation(*r);
+  return absl::OkStatus();
+}
+
+absl::Status CaDeactivate(const std::string& data, const std::string& actor) {
+  ASSIGN_OR_RETURN(auto r, AskService(data, {{"op", "ca.deactivate"}}));
+  PrintActivation(r);
+  return absl::OkStatus();
+}
+
+absl::Status Serve(const ServeArgs& args) {
+  // Block the stop signals in every thread; this one waits for them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  ASSIGN_OR_RETURN(auto inst, OpenData(args.data));
+  server::ServiceOptions opts;
+  ASSIGN_OR_RETURN(opts.crl_interval, server::ParseWindow(args.crl_every));
+  ASSIGN_OR_RETURN(opts.max_activation,
+                   server::ParseWindow(args.max_activation));
+  ASSIGN_OR_RETURN(auto svc, server::Service::Start(*inst, opts));
+  // Flushed: scripts wait for this line.
+  std::cout << "control socket " << svc->control_path() << std::endl;
+  int sig = 0;
+  sigwait(&stop, &sig);
+  std::cout << "stopping (signal " << sig << ")" << std::endl;
+  svc->Stop();
   return absl::OkStatus();
 }
 
@@ -628,6 +707,15 @@ absl::Status CaOpenShare(const std::string& sealed_file,
 absl::Status CertIssue(const std::string& data, const std::string& credential,
                        const std::string& subject,
                        const std::vector<std::string>& shares) {
+  if (shares.empty()) {
+    ASSIGN_OR_RETURN(auto r, AskService(data, {{"op", "cert.issue"},
+                                               {"credential", credential},
+                                               {"subject", subject}}));
+    ASSIGN_OR_RETURN(std::string der, Base64Decode(r["certificate"]));
+    Out(absl::StrCat("serial ", r["serial"]));
+    std::cout << ca::ToPem(der, "CERTIFICATE");
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   RETURN_IF_ERROR(ActivateCa(*inst, shares));
   ASSIGN_OR_RETURN(storage::CertificateRecord rec,
@@ -641,6 +729,15 @@ absl::Status CertRevoke(const std::string& data, const std::string& serial,
                         const std::string& reason,
                         const std::vector<std::string>& shares) {
   ASSIGN_OR_RETURN(ca::CrlReason r, ca::ParseCrlReason(reason));
+  if (shares.empty()) {
+    RETURN_IF_ERROR(AskService(data, {{"op", "cert.revoke"},
+                                      {"serial", serial},
+                                      {"reason", reason}})
+                        .status());
+    Out(absl::StrCat("revoked ", serial, " (", reason,
+                     "); a new CRL is signed"));
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   RETURN_IF_ERROR(ActivateCa(*inst, shares));
   RETURN_IF_ERROR(inst->ca().Revoke(serial, r, "cli"));
@@ -667,6 +764,12 @@ absl::Status CertShow(const std::string& data, const std::string& serial) {
 
 absl::Status Crl(const std::string& data,
                  const std::vector<std::string>& shares) {
+  if (shares.empty()) {
+    ASSIGN_OR_RETURN(auto r, AskService(data, {{"op", "crl"}}));
+    ASSIGN_OR_RETURN(std::string der, Base64Decode(r["crl"]));
+    std::cout << ca::ToPem(der, "X509 CRL");
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
   RETURN_IF_ERROR(ActivateCa(*inst, shares));
   ASSIGN_OR_RETURN(std::string der, inst->ca().IssueCrl("cli"));

@@ -94,6 +94,22 @@ absl::Status CaShare(const std::string& data, const std::string& custodian);
 // On the custodian's own machine: opens a sealed share with their key.
 absl::Status CaOpenShare(const std::string& sealed_file,
                          const std::string& key_file);
+// The CA key in a running `inkan serve`: enter one custodian's share (the
+// k-th activates it for `window`, e.g. "8h"); deactivate it.
+absl::Status CaActivate(const std::string& data, const std::string& share_file,
+                        const std::string& window, const std::string& actor);
+absl::Status CaDeactivate(const std::string& data, const std::string& actor);
+
+// The service: runs until SIGTERM/SIGINT.
+struct ServeArgs {
+  std::string data;
+  std::string crl_every = "1h";
+  std::string max_activation = "24h";
+};
+absl::Status Serve(const ServeArgs& args);
+
+// Without shares, cert issue / revoke and crl ask the running service, whose
+// CA key the custodians activated.
 absl::Status CertIssue(const std::string& data, const std::string& credential,
                        const std::string& subject,
                        const std::vector<std::string>& shares);

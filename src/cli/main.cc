@@ -357,6 +357,39 @@ int main(int argc, char** argv) {
   crl->add_option("--share", shares, "a custodian's text share file");
   crl->callback([&] { result = Crl(data, shares); });
 
+  std::string window = "8h", activate_share, actor;
+  auto* ca_activate = ca_cmd->add_subcommand(
+      "activate",
+      "enter one custodian's share into the running service; the k-th "
+      "activates the CA key for the window");
+  data_opt(ca_activate);
+  ca_activate
+      ->add_option("--share", activate_share,
+                   "this custodian's text share file")
+      ->required();
+  ca_activate->add_option("--for", window,
+                          "activation window, set by the first share "
+                          "(default 8h; e.g. 30m, 8h, 2d)");
+  ca_activate->callback(
+      [&] { result = CaActivate(data, activate_share, window, actor); });
+  auto* ca_deactivate = ca_cmd->add_subcommand(
+      "deactivate", "end the CA key's activation in the running service now");
+  data_opt(ca_deactivate);
+  ca_deactivate->callback([&] { result = CaDeactivate(data, actor); });
+
+  ServeArgs serve_args;
+  auto* serve = app.add_subcommand(
+      "serve", "run the service (CA activation, scheduled CRLs) until SIGTERM");
+  data_opt(serve);
+  serve->add_option("--crl-every", serve_args.crl_every,
+                    "sign a CRL this often while the CA key is active (1h)");
+  serve->add_option("--max-activation", serve_args.max_activation,
+                    "longest activation window custodians may ask (24h)");
+  serve->callback([&] {
+    serve_args.data = data;
+    result = Serve(serve_args);
+  });
+
   std::string listen = "127.0.0.1:8080";
   auto* ocsp =
       app.add_subcommand("ocsp", "the OCSP responder")->require_subcommand(1);

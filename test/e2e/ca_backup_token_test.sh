@@ -38,11 +38,12 @@ for who in alice bob carol; do
 done
 
 # The backup token and the "other HSM" token live beside the instance's own
-# token (one SoftHSM configuration per process).
+# token (one SoftHSM configuration per process). No label starts with "inkan":
+# pkcs11-tool --token-label matches by prefix.
 export SOFTHSM2_CONF=$D/hsm/softhsm2.conf
 BPIN=$WORK/backup.pin
 (umask 077; openssl rand -hex 16 > "$BPIN")
-softhsm2-util --init-token --free --label inkan-backup --so-pin "$(openssl rand -hex 16)" \
+softhsm2-util --init-token --free --label ca-backup --so-pin "$(openssl rand -hex 16)" \
   --pin "$(cat "$BPIN")" >/dev/null
 (umask 077; echo 00000000 > "$WORK/wrong.pin")
 objects() {  # objects LABEL PINFILE: the listing, or a failure if it fails
@@ -51,7 +52,7 @@ objects() {  # objects LABEL PINFILE: the listing, or a failure if it fails
 }
 
 # ---- ca.backup onto the token, under quorum ----
-ID=$("$INKAN" ca backup --to-token inkan-backup --operator alice --key "$K/alice.key" | req)
+ID=$("$INKAN" ca backup --to-token ca-backup --operator alice --key "$K/alice.key" | req)
 [[ "$ID" =~ ^[0-9a-f]{64}$ ]] && ok "ca backup --to-token proposes ca.backup" || not_ok "propose: $ID"
 expect_rc 7 "ca.backup does not run on one approval" -- \
   "$INKAN" ceremony execute --id "$ID" --share "$WORK/alice.share" --share "$WORK/carol.share" \
@@ -68,8 +69,8 @@ expect_rc 7 "ca.backup needs k shares" -- \
 expect_rc 0 "ca.backup runs with the quorum, k shares and the token" -- \
   "$INKAN" ceremony execute --id "$ID" --share "$WORK/alice.share" --share "$WORK/carol.share" \
   --backup-pin "$BPIN"
-expect_out "copied onto backup token 'inkan-backup'" "… and says where the key went"
-OBJ=$(objects inkan-backup "$BPIN")
+expect_out "copied onto backup token 'ca-backup'" "… and says where the key went"
+OBJ=$(objects ca-backup "$BPIN")
 echo "$OBJ" | grep -q "inkan-ca-backup" && echo "$OBJ" | grep -q "inkan-ca-kek" \
   && ok "the backup token holds the CA record and its own CA KEK (pkcs11-tool)" \
   || not_ok "backup token objects: $OBJ"
@@ -87,7 +88,7 @@ expect_rc 0 "a certificate is revoked before the disaster" -- \
   "$INKAN" cert revoke --serial "$SERIAL" --reason keyCompromise \
   --share "$WORK/alice.share" --share "$WORK/bob.share"
 # Re-copy so the token record carries the revocation.
-ID=$("$INKAN" ca backup --to-token inkan-backup --operator alice --key "$K/alice.key" | req)
+ID=$("$INKAN" ca backup --to-token ca-backup --operator alice --key "$K/alice.key" | req)
 approve "$ID"
 "$INKAN" ceremony execute --id "$ID" --share "$WORK/alice.share" --share "$WORK/bob.share" \
   --backup-pin "$BPIN" >/dev/null
@@ -106,8 +107,8 @@ new_instance() {  # new_instance DIR TOKEN PINFILE
 }
 new_instance "$E" other-hsm "$HPIN"
 expect_rc 2 "restoring from a token needs its PIN to read the record" -- \
-  env INKAN_DATA="$E" "$INKAN" ca restore --from-token inkan-backup --operator alice --key "$K/alice.key"
-ID=$(INKAN_DATA=$E "$INKAN" ca restore --from-token inkan-backup --backup-pin "$BPIN" \
+  env INKAN_DATA="$E" "$INKAN" ca restore --from-token ca-backup --operator alice --key "$K/alice.key"
+ID=$(INKAN_DATA=$E "$INKAN" ca restore --from-token ca-backup --backup-pin "$BPIN" \
        --operator alice --key "$K/alice.key" | req)
 INKAN_DATA=$E approve "$ID"
 expect_rc 7 "the restore needs k shares" -- env INKAN_DATA="$E" \
@@ -147,7 +148,7 @@ F=$WORK/third
 softhsm2-util --init-token --free --label third-hsm --so-pin "$(openssl rand -hex 16)" \
   --pin "$(cat "$WORK/third.pin")" >/dev/null
 new_instance "$F" third-hsm "$WORK/third.pin"
-ID=$(INKAN_DATA=$F "$INKAN" ca restore --from-token inkan-backup --backup-pin "$BPIN" \
+ID=$(INKAN_DATA=$F "$INKAN" ca restore --from-token ca-backup --backup-pin "$BPIN" \
        --operator alice --key "$K/alice.key" | req)
 INKAN_DATA=$F approve "$ID"
 expect_rc 2 "after the rekey, the old shares do not restore the token's copy" -- \
@@ -165,7 +166,7 @@ approve "$ID"
 expect_rc 7 "ca.destroy needs the backup token" -- "$INKAN" ceremony execute --id "$ID"
 expect_rc 0 "ca.destroy runs with the backup token" -- \
   "$INKAN" ceremony execute --id "$ID" --backup-pin "$BPIN"
-OBJ=$(objects inkan-backup "$BPIN")
+OBJ=$(objects ca-backup "$BPIN")
 echo "$OBJ" | grep -q "inkan-ca" && not_ok "CA objects remain on the backup token: $OBJ" \
   || ok "no CA KEK or CA record remains on the backup token (pkcs11-tool)"
 OBJ=$(objects inkan "$D/hsm/user.pin")
@@ -175,7 +176,7 @@ echo "$OBJ" | grep -q "inkan-master-kek" && ! echo "$OBJ" | grep -q "inkan-ca" \
 expect_rc 7 "the new shares activate nothing after destroy" -- \
   "$INKAN" crl --share "$WORK/alice.share2" --share "$WORK/bob.share2"
 expect_rc 3 "the token holds nothing to restore after destroy" -- \
-  env INKAN_DATA="$F" "$INKAN" ca restore --from-token inkan-backup --backup-pin "$BPIN" \
+  env INKAN_DATA="$F" "$INKAN" ca restore --from-token ca-backup --backup-pin "$BPIN" \
   --operator alice --key "$K/alice.key"
 expect_rc 0 "the log verifies after destroy" -- "$INKAN" audit verify
 OUT=$("$INKAN" audit show 2>&1 | grep '"ca.destroy"')
