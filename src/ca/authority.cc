@@ -35,6 +35,7 @@ constexpr absl::string_view kCrlNumberKey = "ca.crl_number";
 constexpr absl::string_view kCrlKey = "ca.crl";
 constexpr absl::string_view kOcspKeyKey = "ca.ocsp.key";
 constexpr absl::string_view kOcspCertKey = "ca.ocsp.cert";
+constexpr int kResponderDays = 90;
 
 class KeySigner : public crypto::Signer {
  public:
@@ -176,6 +177,17 @@ namespace {
 
 // `v` cut to lie inside the CA certificate's validity (an external root may
 // date the CA certificate "now", so "a minute ago" would fall outside it).
+// A certificate's notAfter; InfinitePast if it does not parse.
+absl::Time NotAfterOf(absl::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<X509, void (*)(X509*)> x(
+      d2i_X509(nullptr, &p, static_cast<long>(der.size())), X509_free);
+  struct tm tm = {};
+  if (!x || ASN1_TIME_to_tm(X509_get0_notAfter(x.get()), &tm) != 1)
+    return absl::InfinitePast();
+  return absl::FromTM(tm, absl::UTCTimeZone());
+}
+
 Validity ClampToCa(const std::string& ca_der, Validity v) {
   const auto* p = reinterpret_cast<const unsigned char*>(ca_der.data());
   std::unique_ptr<X509, void (*)(X509*)> x(d2i_X509(nullptr, &p, ca_der.size()),
@@ -194,7 +206,9 @@ Validity ClampToCa(const std::string& ca_der, Validity v) {
 }
 
 // Makes the delegated OCSP responder: a key under the HSM's master KEK and a
-// certificate signed now by the (active) CA key; stores both.
+// certificate signed now by the (active) CA key; stores both. Its
+// certificate carries id-pkix-ocsp-nocheck, so it is short-lived
+// (kResponderDays): the service renews it while the CA key is active.
 absl::Status MakeResponder(storage::Transaction& tx, hsm::KeyStore& keys,
                            const std::string& ca_der,
                            const crypto::Signer& ca_signer,
@@ -208,8 +222,9 @@ absl::Status MakeResponder(storage::Transaction& tx, hsm::KeyStore& keys,
       IssuedCertificate ocsp_cert,
       IssueOcspResponderCertificate(
           ocsp_name, ocsp_key.public_key_der,
-          ClampToCa(ca_der, {now - absl::Minutes(1),
-                             now + absl::Hours(24 * std::min(days, 825))}),
+          ClampToCa(ca_der,
+                    {now - absl::Minutes(1),
+                     now + absl::Hours(24 * std::min(days, kResponderDays))}),
           CaContext{ca_der, ca_signer}));
   RETURN_IF_ERROR(
       tx.PutMeta(kOcspKeyKey, Base64Encode(ocsp_key.wrapped.RevealString())));
@@ -461,7 +476,7 @@ absl::StatusOr<std::string> RestoreFromToken(
   KeySigner signer(*active, here.public_key_der);
   ASSIGN_OR_RETURN(Name subject, SubjectOf(st.certificate_der));
   RETURN_IF_ERROR(MakeResponder(tx, keys, st.certificate_der, signer, subject,
-                                clock.Now(), 825));
+                                clock.Now(), kResponderDays));
   RETURN_IF_ERROR(SaveTokenRef(tx, ref, digest, here.set_id));
   RETURN_IF_ERROR(
       log.Append(tx, Event{"ca.restore",
@@ -1090,6 +1105,15 @@ absl::StatusOr<CaStatus> Authority::Status() {
           s.custodians.push_back(cs.custodian);
         auto der = LoadCaCert(tx);
         if (der.ok()) s.certificate_sha256 = HexEncode(crypto::Sha256(*der));
+        ASSIGN_OR_RETURN(std::optional<std::string> ocsp,
+                         tx.GetMeta(kOcspCertKey));
+        if (ocsp) {
+          auto ocsp_der = Base64Decode(*ocsp);
+          if (ocsp_der.ok()) {
+            s.responder_not_after = NotAfterOf(*ocsp_der);
+            s.responder_sha256 = HexEncode(crypto::Sha256(*ocsp_der));
+          }
+        }
         ASSIGN_OR_RETURN(std::optional<std::string> n,
                          tx.GetMeta(kCrlNumberKey));
         if (n) (void)absl::SimpleAtoi(*n, &s.crl_number);
@@ -1354,6 +1378,34 @@ absl::Status Authority::Revoke(absl::string_view serial_hex, CrlReason reason,
                        {"reason", int64_t{static_cast<int>(reason)}}}}));
         return CrlInTx(tx, actor).status();  // a fresh CRL on each revocation
       });
+}
+
+absl::StatusOr<std::string> Authority::RenewResponder(absl::string_view actor) {
+  RETURN_IF_ERROR(CheckActive());
+  std::string out;
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(std::string ca_der, LoadCaCert(tx));
+        ASSIGN_OR_RETURN(std::optional<std::string> old,
+                         tx.GetMeta(kOcspCertKey));
+        ASSIGN_OR_RETURN(Name subject, SubjectOf(ca_der));
+        RETURN_IF_ERROR(MakeResponder(tx, keys_, ca_der, *signer_, subject,
+                                      clock_.Now(), kResponderDays));
+        ASSIGN_OR_RETURN(std::optional<std::string> fresh,
+                         tx.GetMeta(kOcspCertKey));
+        ASSIGN_OR_RETURN(out, Base64Decode(fresh.value_or("")));
+        auto old_der = Base64Decode(old.value_or(""));
+        return log_.Append(
+            tx, Event{"ca.responder.renew",
+                      {{"actor", std::string(actor)},
+                       {"old_certificate_sha256",
+                        old_der.ok() && !old_der->empty()
+                            ? HexEncode(crypto::Sha256(*old_der))
+                            : ""},
+                       {"certificate_sha256", HexEncode(crypto::Sha256(out))},
+                       {"not_after", FormatRfc3339(NotAfterOf(out))}}});
+      }));
+  return out;
 }
 
 absl::StatusOr<std::string> Authority::IssueCrl(absl::string_view actor) {

@@ -66,6 +66,10 @@ struct CaStatus {
   std::string certificate_sha256;
   absl::Time not_after;
   int64_t crl_number = 0;
+  // The delegated OCSP responder's certificate (90 days, renewed by the
+  // service while the CA key is active).
+  absl::Time responder_not_after = absl::InfinitePast();
+  std::string responder_sha256;
 };
 
 class Authority {
@@ -139,6 +143,10 @@ class Authority {
   // Revokes (final) and signs a fresh CRL in the same transaction.
   absl::Status Revoke(absl::string_view serial_hex, CrlReason reason,
                       absl::string_view actor);
+  // A new delegated OCSP responder key and certificate (90 days), replacing
+  // the old; returns the certificate (DER). A running OCSP server picks it up
+  // at its next start.
+  absl::StatusOr<std::string> RenewResponder(absl::string_view actor);
   // Signs and stores a fresh CRL; returns its DER.
   absl::StatusOr<std::string> IssueCrl(absl::string_view actor);
 

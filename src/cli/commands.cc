@@ -623,6 +623,11 @@ absl::Status CaStatus(const std::string& data) {
                    absl::StrJoin(s.custodians, ", ")));
   Out(absl::StrCat("CA certificate SHA-256: ", s.certificate_sha256));
   Out(absl::StrCat("last CRL number: ", s.crl_number));
+  if (!s.responder_sha256.empty()) {
+    Out(absl::StrCat("OCSP responder certificate: valid until ",
+                     FormatRfc3339(s.responder_not_after), " (SHA-256 ",
+                     s.responder_sha256, ")"));
+  }
   auto live = server::CallControl(server::Service::ControlPath(data),
                                   {{"op", "ca.status"}});
   if (!live.ok()) {
@@ -643,6 +648,21 @@ absl::Status CaActivate(const std::string& data, const std::string& share_file,
   CleanseMemory(req["share"].data(), req["share"].size());
   RETURN_IF_ERROR(r.status());
   PrintActivation(*r);
+  return absl::OkStatus();
+}
+
+absl::Status CaRenewResponder(const std::string& data,
+                              const std::vector<std::string>& shares) {
+  if (shares.empty()) {
+    ASSIGN_OR_RETURN(auto r, AskService(data, {{"op", "ca.responder.renew"}}));
+    ASSIGN_OR_RETURN(std::string der, Base64Decode(r["certificate"]));
+    std::cout << ca::ToPem(der, "CERTIFICATE");
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  RETURN_IF_ERROR(ActivateCa(*inst, shares));
+  ASSIGN_OR_RETURN(std::string der, inst->ca().RenewResponder("cli"));
+  std::cout << ca::ToPem(der, "CERTIFICATE");
   return absl::OkStatus();
 }
 

@@ -99,6 +99,10 @@ absl::Status CaOpenShare(const std::string& sealed_file,
 absl::Status CaActivate(const std::string& data, const std::string& share_file,
                         const std::string& window, const std::string& actor);
 absl::Status CaDeactivate(const std::string& data, const std::string& actor);
+// A new delegated OCSP responder certificate, from the service's active CA
+// key or with k shares.
+absl::Status CaRenewResponder(const std::string& data,
+                              const std::vector<std::string>& shares);
 
 // The service: runs until SIGTERM/SIGINT.
 struct ServeArgs {

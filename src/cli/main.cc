@@ -377,6 +377,17 @@ int main(int argc, char** argv) {
   data_opt(ca_deactivate);
   ca_deactivate->callback([&] { result = CaDeactivate(data, actor); });
 
+  std::vector<std::string> renew_shares;
+  auto* ca_renew = ca_cmd->add_subcommand(
+      "renew-responder",
+      "a new OCSP responder key and certificate (the service's active CA key, "
+      "or k shares)");
+  data_opt(ca_renew);
+  ca_renew->add_option("--share", renew_shares,
+                       "a custodian's text share file (without: ask the "
+                       "service)");
+  ca_renew->callback([&] { result = CaRenewResponder(data, renew_shares); });
+
   ServeArgs serve_args;
   auto* serve = app.add_subcommand(
       "serve", "run the service (CA activation, scheduled CRLs) until SIGTERM");

@@ -65,8 +65,7 @@ void Service::Stop() {
   }
   if (scheduler_.joinable()) scheduler_.join();
   control_.reset();
-  if (activation_ != nullptr)
-    (void)activation_->Deactivate("service stopping");
+  if (activation_ != nullptr) (void)activation_->Deactivate("service stopping");
 }
 
 namespace {
@@ -125,6 +124,15 @@ absl::StatusOr<ControlFields> Service::Handle(const ControlFields& request) {
     }));
     return ControlFields{};
   }
+  if (op == "ca.responder.renew") {
+    ControlFields out;
+    RETURN_IF_ERROR(activation_->WithActive([&](ca::Authority& ca) {
+      ASSIGN_OR_RETURN(std::string der, ca.RenewResponder(actor));
+      out["certificate"] = Base64Encode(der);
+      return absl::OkStatus();
+    }));
+    return out;
+  }
   if (op == "crl") {
     ControlFields out;
     RETURN_IF_ERROR(activation_->WithActive([&](ca::Authority& ca) {
@@ -156,6 +164,17 @@ void Service::Scheduler() {
           [](ca::Authority& ca) { return ca.IssueCrl("scheduler").status(); });
       next_crl = absl::Now() + options_.crl_interval;
       (void)st;  // logged by the CA when it succeeds; retried next interval
+    }
+    if (active) {
+      // The responder certificate is short-lived (ocsp-nocheck): renew it
+      // while the CA key is at hand, a month before it ends.
+      auto status = instance_.ca().Status();
+      if (status.ok() && status->responder_not_after != absl::InfinitePast() &&
+          status->responder_not_after - absl::Now() < absl::Hours(24 * 30)) {
+        (void)activation_->WithActive([](ca::Authority& ca) {
+          return ca.RenewResponder("scheduler").status();
+        });
+      }
     }
     was_active = active;
   }

@@ -9,6 +9,7 @@
 //   op=cert.issue    credential, subject, actor   → serial, certificate (b64)
 //   op=cert.revoke   serial, reason, actor
 //   op=crl           actor                        → crl (b64 DER)
+//   op=ca.responder.renew actor                   → certificate (b64 DER)
 //
 // Thread-safety: Start/Stop from one thread; the rest runs on its own.
 #ifndef INKAN_SERVER_SERVICE_H_

@@ -82,6 +82,14 @@ done
 "$INKAN" audit show --count 100000 2>/dev/null | grep '"crl.issue"' | grep -q '"scheduler"' \
   && ok "the service signed a CRL on its own schedule" || not_ok "no scheduled CRL on the log"
 
+BEFORE=$("$INKAN" ca status | sed -n 's/^OCSP responder certificate: .*SHA-256 \(.*\))$/\1/p')
+expect_rc 0 "ca renew-responder uses the active CA" -- "$INKAN" ca renew-responder
+echo "$OUT" | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' > "$WORK/responder.pem"
+expect_rc 0 "… the new responder certificate verifies against the root" -- \
+  openssl verify -CAfile "$WORK/root.pem" -purpose ocsphelper "$WORK/responder.pem"
+AFTER=$("$INKAN" ca status | sed -n 's/^OCSP responder certificate: .*SHA-256 \(.*\))$/\1/p')
+[ -n "$BEFORE" ] && [ -n "$AFTER" ] && [ "$BEFORE" != "$AFTER" ] \
+  && ok "ca status shows the new responder certificate" || not_ok "responder: $BEFORE -> $AFTER"
 expect_rc 0 "ca deactivate ends the activation" -- "$INKAN" ca deactivate
 expect_out "inactive" "… at once"
 expect_rc 7 "no issuing after deactivation" -- "$INKAN" cert issue --credential "$CRED"
