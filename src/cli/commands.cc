@@ -951,6 +951,20 @@ absl::Status CaRestore(const std::string& data, const std::string& in_file,
       "24h", proposer);
 }
 
+absl::Status CaPropose(const std::string& data, const std::string& operation,
+                       const OperatorSignature& proposer) {
+  if (operation == "ca.destroy") {
+    Out("proposing ca.destroy: the CA key, its backups and the share split "
+        "will "
+        "be destroyed, irreversibly, once the quorum approves and it is "
+        "executed:");
+  } else {
+    Out(absl::StrCat("proposing ", operation,
+                     " (execute it with k current shares):"));
+  }
+  return CeremonyPropose(data, operation, {}, "24h", proposer);
+}
+
 absl::Status CaDestroyAck(const std::string& data,
                           const OperatorSignature& sig) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));

@@ -144,6 +144,9 @@ absl::Status CaRestore(const std::string& data, const std::string& in_file,
                        const std::string& backup_pin_file,
                        const OperatorSignature& proposer);
 // A custodian acknowledges the destruction of the CA key.
+// Proposes ca.destroy or ca.rekey (no parameters).
+absl::Status CaPropose(const std::string& data, const std::string& operation,
+                       const OperatorSignature& proposer);
 absl::Status CaDestroyAck(const std::string& data,
                           const OperatorSignature& sig);
 absl::Status OcspServe(const std::string& data, const std::string& listen);

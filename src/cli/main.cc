@@ -267,6 +267,16 @@ int main(int argc, char** argv) {
   ca_open->add_option("--key", key_file, "your PEM private key")->required();
   ca_open->callback([&] { result = CaOpenShare(sealed_file, key_file); });
 
+  auto* ca_destroy = ca_cmd->add_subcommand(
+      "destroy", "propose ca.destroy (irreversible; needs the quorum)");
+  data_opt(ca_destroy);
+  sig_opts(ca_destroy, true);
+  ca_destroy->callback([&] { result = CaPropose(data, "ca.destroy", sig); });
+  auto* ca_rekey = ca_cmd->add_subcommand(
+      "rekey", "propose ca.rekey (new shares for the same CA key)");
+  data_opt(ca_rekey);
+  sig_opts(ca_rekey, true);
+  ca_rekey->callback([&] { result = CaPropose(data, "ca.rekey", sig); });
   auto* ca_ack = ca_cmd->add_subcommand(
       "destroy-ack", "a custodian acknowledges the CA key's destruction");
   data_opt(ca_ack);

@@ -136,7 +136,7 @@ echo "$OBJ" | grep -q "inkan-master-kek" && [ "$N" = 1 ] \
   || not_ok "objects on the new HSM: $OBJ"
 
 # ---- rekey re-seals the token's copy: the old shares open it no more ----
-ID=$("$INKAN" ceremony propose ca.rekey --operator alice --key "$K/alice.key" | req)
+ID=$("$INKAN" ca rekey --operator alice --key "$K/alice.key" | req)
 approve "$ID"
 expect_rc 7 "a rekey needs the backup token too" -- \
   "$INKAN" ceremony execute --id "$ID" --share "$WORK/alice.share" --share "$WORK/bob.share"
@@ -161,7 +161,7 @@ for who in alice bob; do
 done
 
 # ---- destroy removes the key from both tokens ----
-ID=$("$INKAN" ceremony propose ca.destroy --operator alice --key "$K/alice.key" | req)
+ID=$("$INKAN" ca destroy --operator alice --key "$K/alice.key" | req)
 approve "$ID"
 expect_rc 7 "ca.destroy needs the backup token" -- "$INKAN" ceremony execute --id "$ID"
 expect_rc 0 "ca.destroy runs with the backup token" -- \
