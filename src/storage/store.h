@@ -114,6 +114,53 @@ struct CertificateRecord {
   int reason = 0;         // RFC 5280 CRLReason, when revoked
 };
 
+// A client application of the CSC API (an OAuth 2.0 client, issue 4).
+struct ClientRecord {
+  std::string client_id;  // unique
+  std::string name;
+  // Exact-match redirect URIs (OAuth 2.0 authorization code flow).
+  std::vector<std::string> redirect_uris;
+  // Hex SHA-256 of the client secret; "" for a public client (PKCE only).
+  std::string secret_hash;
+  absl::Time created;
+  bool active = true;  // false once removed; rows are never deleted
+};
+
+// A bearer secret the service handed out, kept only as its hash: an access
+// or refresh token, an OAuth 2.0 authorization code, or a SAD (signature
+// activation data, bound to a credential and a set of document hashes).
+struct GrantRecord {
+  std::string id;    // hex SHA-256 of the secret; the secret is never stored
+  std::string kind;  // "access", "refresh", "code" or "sad"
+  int64_t user_id = 0;
+  std::string client_id;      // "" when none (HTTP Basic auth/login)
+  std::string scope;          // "service" or "credential"
+  std::string credential_id;  // credential-scoped grants; "" otherwise
+  // The document hashes a credential-scoped grant is bound to, in canonical
+  // form (sorted base64, comma-separated); "" for none. A SAD loses each hash
+  // as it is signed.
+  std::string hashes;
+  int64_t uses_left = 0;  // SAD: signatures left; code: 1; -1: unlimited
+  std::string parent;     // the grant this one came from, "" for none
+  std::string data;       // kind-specific canonical JSON (PKCE, redirect URI)
+  absl::Time created;
+  absl::Time expires;
+  bool revoked = false;
+};
+
+// A user's possession factor (issue 4): a TOTP authenticator or a smart card.
+// One per user and kind.
+struct FactorRecord {
+  int64_t user_id = 0;
+  std::string kind;         // "totp" or "card"
+  std::string secret;       // TOTP: its secret, sealed (opaque); card: ""
+  std::string certificate;  // card: its authentication certificate (DER)
+  int64_t last_step = -1;   // TOTP: last accepted time step (replay guard)
+  int failed_tries = 0;     // consecutive bad codes / card signatures
+  bool locked = false;
+  absl::Time created;
+};
+
 // The operations available inside one transaction. Errors: NotFound for a
 // missing row, AlreadyExists for a duplicate key, FailedPrecondition for a
 // broken reference (a credential for a missing user), Internal/Unavailable
@@ -201,6 +248,44 @@ class Transaction {
   // by serial).
   virtual absl::StatusOr<std::vector<CertificateRecord>>
   ListRevokedCertificates() = 0;
+
+  // Clients. AlreadyExists for a taken id; NotFound for an unknown one.
+  virtual absl::Status InsertClient(const ClientRecord& client) = 0;
+  virtual absl::StatusOr<ClientRecord> GetClient(
+      absl::string_view client_id) = 0;
+  // All clients, active and removed, ordered by client_id.
+  virtual absl::StatusOr<std::vector<ClientRecord>> ListClients() = 0;
+  virtual absl::Status SetClientActive(absl::string_view client_id,
+                                       bool active) = 0;
+
+  // Grants. AlreadyExists for a taken id; NotFound for an unknown one;
+  // FailedPrecondition for an unknown user; InvalidArgument for a kind that
+  // is not one of the four.
+  virtual absl::Status InsertGrant(const GrantRecord& grant) = 0;
+  virtual absl::StatusOr<GrantRecord> GetGrant(absl::string_view id) = 0;
+  // Sets uses_left, hashes and revoked of a grant (consuming a SAD, revoking
+  // a token). NotFound for an unknown id.
+  virtual absl::Status UpdateGrant(absl::string_view id, int64_t uses_left,
+                                   absl::string_view hashes, bool revoked) = 0;
+  // Revokes every grant whose parent is `parent`; returns how many changed.
+  virtual absl::StatusOr<int64_t> RevokeGrantsWithParent(
+      absl::string_view parent) = 0;
+  // Deletes grants whose expiry is before `now`; returns how many.
+  virtual absl::StatusOr<int64_t> DeleteExpiredGrants(absl::Time now) = 0;
+
+  // Possession factors. PutFactor inserts or replaces the (user, kind) row;
+  // FailedPrecondition for an unknown user; InvalidArgument for a kind other
+  // than "totp" or "card". NotFound for a missing row.
+  virtual absl::Status PutFactor(const FactorRecord& factor) = 0;
+  virtual absl::StatusOr<FactorRecord> GetFactor(int64_t user_id,
+                                                 absl::string_view kind) = 0;
+  // A user's factors, ordered by kind.
+  virtual absl::StatusOr<std::vector<FactorRecord>> ListFactors(
+      int64_t user_id) = 0;
+  virtual absl::Status UpdateFactorState(int64_t user_id,
+                                         absl::string_view kind,
+                                         int64_t last_step, int failed_tries,
+                                         bool locked) = 0;
 
   // Appends one entry. FailedPrecondition unless row.seq is one past the
   // last entry's seq (the log has no gaps).
