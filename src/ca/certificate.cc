@@ -1,15 +1,21 @@
 #include "ca/certificate.h"
 
+#include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <optional>
+#include <set>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "ca/x509_util.h"
 #include "common/encoding.h"
@@ -31,6 +37,7 @@ using AccessDescriptionPtr =
 using CrlDpPtr = SslPtr<CRL_DIST_POINTS, CRL_DIST_POINTS_free>;
 using DistPointPtr = SslPtr<DIST_POINT, DIST_POINT_free>;
 using GeneralNamePtr = SslPtr<GENERAL_NAME, GENERAL_NAME_free>;
+using GeneralNamesPtr = SslPtr<GENERAL_NAMES, GENERAL_NAMES_free>;
 using EkuPtr = SslPtr<EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free>;
 using Ia5StringPtr = SslPtr<ASN1_IA5STRING, ASN1_IA5STRING_free>;
 
@@ -46,6 +53,7 @@ constexpr int kMaxRsaBits = 16384;
 // keyUsage bits (RFC 5280 §4.2.1.3).
 constexpr int kDigitalSignature = 0;
 constexpr int kNonRepudiation = 1;
+constexpr int kKeyEncipherment = 2;
 constexpr int kKeyCertSign = 5;
 constexpr int kCrlSign = 6;
 
@@ -209,16 +217,21 @@ absl::StatusOr<std::string> CertificatePolicies(const std::string& oid) {
                                 policies.get());
 }
 
-absl::StatusOr<GeneralNamePtr> UriName(absl::string_view url) {
+// A GeneralName of an IA5String type (GEN_URI, GEN_DNS).
+absl::StatusOr<GeneralNamePtr> Ia5Name(int type, absl::string_view value) {
   GeneralNamePtr name(GENERAL_NAME_new());
   Ia5StringPtr ia5(ASN1_IA5STRING_new());
   if (!name || !ia5 ||
-      ASN1_STRING_set(ia5.get(), url.data(), static_cast<int>(url.size())) !=
-          1) {
-    return OpenSslError("URI");
+      ASN1_STRING_set(ia5.get(), value.data(),
+                      static_cast<int>(value.size())) != 1) {
+    return OpenSslError(type == GEN_URI ? "URI" : "dNSName");
   }
-  GENERAL_NAME_set0_value(name.get(), GEN_URI, ia5.release());
+  GENERAL_NAME_set0_value(name.get(), type, ia5.release());
   return name;
+}
+
+absl::StatusOr<GeneralNamePtr> UriName(absl::string_view url) {
+  return Ia5Name(GEN_URI, url);
 }
 
 absl::Status AddAccessDescription(AUTHORITY_INFO_ACCESS* aia, int method,
@@ -287,6 +300,142 @@ absl::StatusOr<std::string> OcspNoCheck() {
                                    absl::string_view("\x05\x00", 2));
 }
 
+absl::StatusOr<std::string> ServerAuthEku() {
+  EkuPtr eku(sk_ASN1_OBJECT_new_null());
+  if (!eku ||
+      sk_ASN1_OBJECT_push(eku.get(), OBJ_nid2obj(NID_server_auth)) <= 0) {
+    return OpenSslError("extendedKeyUsage");
+  }
+  return internal::ExtensionDer(NID_ext_key_usage, false, eku.get());
+}
+
+// --- TLS server names ----------------------------------------------------
+
+absl::Status BadServerName(absl::string_view name, absl::string_view why) {
+  constexpr size_t kShown = 80;
+  std::string shown = absl::CEscape(name.substr(0, kShown));
+  if (name.size() > kShown) absl::StrAppend(&shown, "...");
+  return absl::InvalidArgumentError(
+      absl::StrCat("TLS server name \"", shown, "\": ", why));
+}
+
+// The octets of an IP address literal (4 or 16), or nullopt if `name` is
+// not one. Strict: inet_pton(3), which refuses leading zeros, short forms
+// ("127.1"), spaces, brackets and zone ids.
+std::optional<std::string> IpLiteralOctets(const std::string& name) {
+  if (name.find('\0') != std::string::npos) return std::nullopt;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, name.c_str(), buf) == 1) {
+    return std::string(reinterpret_cast<char*>(buf), 4);
+  }
+  if (inet_pton(AF_INET6, name.c_str(), buf) == 1) {
+    return std::string(reinterpret_cast<char*>(buf), 16);
+  }
+  return std::nullopt;
+}
+
+bool IsLdhLabel(absl::string_view label) {
+  if (label.empty() || label.size() > 63) return false;
+  if (label.front() == '-' || label.back() == '-') return false;
+  for (char c : label) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A DNS name as the header describes it, lower-cased.
+absl::StatusOr<std::string> CanonicalDnsName(absl::string_view name) {
+  constexpr size_t kMaxDnsName = 253;
+  if (name.empty()) return BadServerName(name, "empty");
+  if (name.size() > kMaxDnsName) {
+    return BadServerName(name, "longer than 253 characters");
+  }
+  std::string lower = absl::AsciiStrToLower(name);
+  std::vector<absl::string_view> labels = absl::StrSplit(lower, '.');
+  size_t first = 0;
+  if (labels[0] == "*") {
+    if (labels.size() < 3) {
+      return BadServerName(
+          name, "a wildcard label must be followed by at least two labels");
+    }
+    first = 1;
+  }
+  for (size_t i = first; i < labels.size(); ++i) {
+    if (labels[i].empty()) {
+      return BadServerName(name, "empty label (or a trailing dot)");
+    }
+    if (!IsLdhLabel(labels[i])) {
+      return BadServerName(
+          name,
+          "not an IP address, nor a DNS name of labels of 1 to 63 letters, "
+          "digits and inner hyphens (with \"*\" only as the whole first "
+          "label)");
+    }
+  }
+  bool numeric = true;
+  for (char c : labels.back()) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) numeric = false;
+  }
+  if (numeric) {
+    return BadServerName(
+        name,
+        "not an IP address, and a DNS name's last label is not all digits");
+  }
+  return lower;
+}
+
+absl::StatusOr<GeneralNamePtr> IpName(const std::string& literal,
+                                      absl::string_view octets) {
+  GeneralNamePtr name(GENERAL_NAME_new());
+  internal::Asn1OctetStringPtr ip(a2i_IPADDRESS(literal.c_str()));
+  if (!name || !ip) return OpenSslError("iPAddress");
+  // a2i_IPADDRESS is laxer than inet_pton; both must read the same address.
+  if (absl::string_view(
+          reinterpret_cast<const char*>(ASN1_STRING_get0_data(ip.get())),
+          static_cast<size_t>(ASN1_STRING_length(ip.get()))) != octets) {
+    return absl::InternalError(
+        absl::StrCat("a2i_IPADDRESS read ", literal, " differently"));
+  }
+  GENERAL_NAME_set0_value(name.get(), GEN_IPADD, ip.release());
+  return name;
+}
+
+// subjectAltName with one iPAddress or dNSName per name, in order.
+absl::StatusOr<std::string> ServerSubjectAltName(
+    const std::vector<std::string>& names) {
+  if (names.empty()) {
+    return absl::InvalidArgumentError("a TLS server certificate needs a name");
+  }
+  if (names.size() > static_cast<size_t>(kMaxTlsServerNames)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.size(), " TLS server names; at most ",
+                     kMaxTlsServerNames, " are accepted"));
+  }
+  GeneralNamesPtr san(GENERAL_NAMES_new());
+  if (!san) return OpenSslError("subjectAltName");
+  std::set<std::string> seen;  // "ip:" octets or "dns:" name
+  for (const std::string& n : names) {
+    GeneralNamePtr gn;
+    std::string key;
+    if (std::optional<std::string> octets = IpLiteralOctets(n)) {
+      ASSIGN_OR_RETURN(gn, IpName(n, *octets));
+      key = absl::StrCat("ip:", *octets);
+    } else {
+      ASSIGN_OR_RETURN(std::string dns, CanonicalDnsName(n));
+      ASSIGN_OR_RETURN(gn, Ia5Name(GEN_DNS, dns));
+      key = absl::StrCat("dns:", dns);
+    }
+    if (!seen.insert(key).second) return BadServerName(n, "given twice");
+    if (sk_GENERAL_NAME_push(san.get(), gn.get()) <= 0) {
+      return OpenSslError("subjectAltName");
+    }
+    gn.release();  // owned by `san`
+  }
+  return internal::ExtensionDer(NID_subject_alt_name, false, san.get());
+}
+
 // --- Assembly ------------------------------------------------------------
 
 struct TbsParts {
@@ -338,7 +487,7 @@ absl::StatusOr<IssuedCertificate> SignCertificate(const TbsParts& parts,
   return IssuedCertificate{std::move(der), parts.serial->hex};
 }
 
-// Checks shared by the two functions that issue under a CA.
+// Checks shared by the functions that issue under a CA.
 struct CheckedSubject {
   std::string subject_der;
   Validity validity;
@@ -355,6 +504,30 @@ absl::StatusOr<CheckedSubject> CheckSubject(const Name& subject,
   ASSIGN_OR_RETURN(out.validity, CheckValidity(not_before, not_after));
   RETURN_IF_ERROR(CheckInsideCa(out.validity, ca));
   return out;
+}
+
+absl::Status CheckMaxValidity(const Validity& v, const CertProfile& profile) {
+  if (v.not_after - v.not_before > profile.max_validity) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("validity is longer than the profile's maximum of ",
+                     absl::FormatDuration(profile.max_validity)));
+  }
+  return absl::OkStatus();
+}
+
+// authorityInfoAccess and cRLDistributionPoints, for the profile's URLs that
+// are set.
+absl::Status AppendProfileUrls(const CertProfile& profile,
+                               std::vector<std::string>& extensions) {
+  if (!profile.ocsp_url.empty() || !profile.ca_issuers_url.empty()) {
+    ASSIGN_OR_RETURN(std::string aia, AuthorityInfoAccess(profile));
+    extensions.push_back(std::move(aia));
+  }
+  if (!profile.crl_url.empty()) {
+    ASSIGN_OR_RETURN(std::string crldp, CrlDistributionPoints(profile.crl_url));
+    extensions.push_back(std::move(crldp));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -456,12 +629,7 @@ absl::StatusOr<IssuedCertificate> IssueCertificate(const CertProfile& profile,
   ASSIGN_OR_RETURN(CheckedSubject subject,
                    CheckSubject(request.subject, request.subject_public_key_der,
                                 request.not_before, request.not_after, issuer));
-  if (subject.validity.not_after - subject.validity.not_before >
-      profile.max_validity) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("validity is longer than the profile's maximum of ",
-                     absl::FormatDuration(profile.max_validity)));
-  }
+  RETURN_IF_ERROR(CheckMaxValidity(subject.validity, profile));
   ASSIGN_OR_RETURN(Serial serial, NewSerial());
   TbsParts parts{&serial,
                  issuer.subject_der,
@@ -482,14 +650,7 @@ absl::StatusOr<IssuedCertificate> IssueCertificate(const CertProfile& profile,
                               ? profile.hsm_key_policy_oid
                               : profile.provisional_key_policy_oid));
   parts.extensions = {ku, bc, ski, aki, policies};
-  if (!profile.ocsp_url.empty() || !profile.ca_issuers_url.empty()) {
-    ASSIGN_OR_RETURN(std::string aia, AuthorityInfoAccess(profile));
-    parts.extensions.push_back(std::move(aia));
-  }
-  if (!profile.crl_url.empty()) {
-    ASSIGN_OR_RETURN(std::string crldp, CrlDistributionPoints(profile.crl_url));
-    parts.extensions.push_back(std::move(crldp));
-  }
+  RETURN_IF_ERROR(AppendProfileUrls(profile, parts.extensions));
   return SignCertificate(parts, ca.signer, X509_get0_pubkey(issuer.cert.get()));
 }
 
@@ -518,6 +679,40 @@ absl::StatusOr<IssuedCertificate> IssueOcspResponderCertificate(
   ASSIGN_OR_RETURN(std::string aki,
                    internal::AuthorityKeyIdExtension(issuer.key_id));
   parts.extensions = {ku, bc, eku, nocheck, ski, aki};
+  return SignCertificate(parts, ca.signer, X509_get0_pubkey(issuer.cert.get()));
+}
+
+absl::StatusOr<IssuedCertificate> IssueTlsServerCertificate(
+    const CertProfile& profile, const Name& subject,
+    absl::string_view public_key_der, const std::vector<std::string>& names,
+    const Validity& validity, const CaContext& ca) {
+  RETURN_IF_ERROR(CheckProfile(profile));
+  ASSIGN_OR_RETURN(std::string san, ServerSubjectAltName(names));
+  ASSIGN_OR_RETURN(internal::ParsedIssuer issuer,
+                   internal::ParseIssuer(ca.certificate_der, ca.signer,
+                                         /*require_ca=*/true));
+  ASSIGN_OR_RETURN(CheckedSubject checked,
+                   CheckSubject(subject, public_key_der, validity.not_before,
+                                validity.not_after, issuer));
+  RETURN_IF_ERROR(CheckMaxValidity(checked.validity, profile));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key,
+                   internal::ParsePublicKeyDer(public_key_der));
+  // RSA key exchange (TLS 1.2 and earlier) encrypts to the key.
+  const bool rsa = EVP_PKEY_is_a(key.get(), "RSA");
+  ASSIGN_OR_RETURN(Serial serial, NewSerial());
+  TbsParts parts{&serial,          issuer.subject_der,
+                 checked.validity, checked.subject_der,
+                 public_key_der,   {}};
+  ASSIGN_OR_RETURN(std::string ku,
+                   rsa ? KeyUsage({kDigitalSignature, kKeyEncipherment})
+                       : KeyUsage({kDigitalSignature}));
+  ASSIGN_OR_RETURN(std::string bc, BasicConstraints(false));
+  ASSIGN_OR_RETURN(std::string eku, ServerAuthEku());
+  ASSIGN_OR_RETURN(std::string ski, SubjectKeyId(public_key_der));
+  ASSIGN_OR_RETURN(std::string aki,
+                   internal::AuthorityKeyIdExtension(issuer.key_id));
+  parts.extensions = {ku, bc, eku, san, ski, aki};
+  RETURN_IF_ERROR(AppendProfileUrls(profile, parts.extensions));
   return SignCertificate(parts, ca.signer, X509_get0_pubkey(issuer.cert.get()));
 }
 

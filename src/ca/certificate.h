@@ -1,7 +1,8 @@
 // X.509 v3 certificates (RFC 5280) signed through a crypto::Signer: the
 // self-signed root, a PKCS#10 request for an external root, certificates for
-// user credentials from a profile (issue 3 §4), and the delegated OCSP
-// responder's certificate (RFC 6960 §4.2.2.2).
+// user credentials from a profile (issue 3 §4), the delegated OCSP
+// responder's certificate (RFC 6960 §4.2.2.2), and the TLS server
+// certificate of inkan's own HTTPS endpoint.
 //
 // The issuing key stays in the HSM: each function encodes the
 // to-be-signed structure, signs its hash through the Signer, assembles the
@@ -21,6 +22,7 @@
 #define INKAN_CA_CERTIFICATE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -117,6 +119,35 @@ absl::StatusOr<IssuedCertificate> IssueCertificate(const CertProfile& profile,
 // id-pkix-ocsp-nocheck, SKI, AKI. Errors as IssueCertificate.
 absl::StatusOr<IssuedCertificate> IssueOcspResponderCertificate(
     const Name& subject, absl::string_view responder_public_key_der,
+    const Validity& validity, const CaContext& ca);
+
+// The most names a TLS server certificate may carry.
+inline constexpr int kMaxTlsServerNames = 100;
+
+// A TLS server certificate for inkan's own HTTPS endpoint: keyUsage
+// digitalSignature, plus keyEncipherment for RSA keys (critical),
+// basicConstraints CA:FALSE (critical), extendedKeyUsage id-kp-serverAuth
+// only, subjectAltName with each of `names` in order, SKI, AKI, and
+// authorityInfoAccess / cRLDistributionPoints from `profile` when its URLs
+// are set. `profile.max_validity` bounds the validity; its policy OIDs are
+// not used (no certificatePolicies: the policies describe credential keys).
+//
+// Each name is either
+//   - an IP address literal, strictly as inet_pton(3) reads it: dotted-quad
+//     IPv4 without leading zeros ("127.0.0.1") or IPv6 ("::1", no brackets or
+//     zone id): an iPAddress of 4 or 16 octets; or
+//   - a DNS name (a dNSName, lower-cased): at most 253 characters, labels of
+//     1..63 letters, digits and inner hyphens, no trailing dot, a last label
+//     that is not all digits (so "1.2.3.999" is neither an address nor a
+//     name), optionally a leading "*." wildcard label followed by at least
+//     two labels ("*.inkan.example.jp"; "*.jp" and "a.*.jp" are refused).
+// InvalidArgument for no names, more than kMaxTlsServerNames, a name that is
+// neither, the same name twice (after lower-casing, or the same address
+// spelled twice), or as IssueCertificate (subject, key, validity, profile).
+// FailedPrecondition if the CaContext is inconsistent.
+absl::StatusOr<IssuedCertificate> IssueTlsServerCertificate(
+    const CertProfile& profile, const Name& subject,
+    absl::string_view public_key_der, const std::vector<std::string>& names,
     const Validity& validity, const CaContext& ca);
 
 // PEM text ("-----BEGIN <label>-----", base64 in 64-column lines) for DER,
