@@ -143,6 +143,13 @@ class Authority {
   // Revokes (final) and signs a fresh CRL in the same transaction.
   absl::Status Revoke(absl::string_view serial_hex, CrlReason reason,
                       absl::string_view actor);
+  // A TLS server certificate (serverAuth, subjectAltName = `names`) for
+  // inkan's own HTTPS endpoint, for a key made by the caller; 397 days at
+  // most, inside the CA's validity. Recorded in the certificates table (no
+  // credential) and logged. FailedPrecondition unless active.
+  absl::StatusOr<storage::CertificateRecord> IssueTlsCertificate(
+      absl::string_view public_key_der, const std::vector<std::string>& names,
+      absl::string_view actor);
   // A new delegated OCSP responder key and certificate (90 days), replacing
   // the old; returns the certificate (DER). A running OCSP server picks it up
   // at its next start.

@@ -30,6 +30,7 @@
 #include "crypto/software_signer.h"
 #include "crypto/ssl_ptr.h"
 #include "hsm/software_key_store.h"
+#include "sam/authorization.h"
 #include "server/control.h"
 #include "server/instance.h"
 #include "server/service.h"
@@ -153,7 +154,9 @@ absl::Status UserList(const std::string& data) {
 }
 
 absl::Status CredentialCreate(const std::string& data, const std::string& user,
-                              const std::string& alg_name) {
+                              const std::string& alg_name, int scal) {
+  if (scal != 1 && scal != 2)
+    return absl::InvalidArgumentError("--scal is 1 or 2");
   ASSIGN_OR_RETURN(crypto::KeyAlgorithm alg,
                    crypto::ParseKeyAlgorithm(alg_name));
   ASSIGN_OR_RETURN(auto inst, OpenData(data));
@@ -163,11 +166,28 @@ absl::Status CredentialCreate(const std::string& data, const std::string& user,
       std::string id,
       inst->credentials().CreateCredential(
           user, alg, {std::move(pin), SecretBytes()}, CliContext()));
+  if (scal != 2) {
+    RETURN_IF_ERROR(
+        sam::SetScal(inst->store(), inst->log(), id, scal, CliContext()));
+  }
   if (inst->keys().provisional()) {
     std::cerr << "warning: credential " << id
               << " is PROVISIONAL (software key store, not an HSM)\n";
   }
   Out(id);
+  return absl::OkStatus();
+}
+
+absl::Status TotpEnroll(const std::string& data, const std::string& user,
+                        const std::string& issuer) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(SecretBytes pin,
+                   ReadPin(absl::StrCat("PIN for ", user, ": "), false));
+  ASSIGN_OR_RETURN(std::string uri, inst->credentials().EnrollTotp(
+                                        user, pin, issuer, CliContext()));
+  // Shown once, for the user's authenticator app (as a QR code or typed in).
+  Out(uri);
+  CleanseMemory(uri.data(), uri.size());
   return absl::OkStatus();
 }
 
@@ -651,6 +671,58 @@ absl::Status CaActivate(const std::string& data, const std::string& share_file,
   return absl::OkStatus();
 }
 
+absl::Status TlsIssue(const std::string& data,
+                      const std::vector<std::string>& names,
+                      const std::vector<std::string>& shares) {
+  if (names.empty())
+    return absl::InvalidArgumentError("give the server's --name (repeat)");
+  // A fresh P-256 key, made here and written only to the data directory.
+  ASSIGN_OR_RETURN(SecretBytes pkcs8,
+                   crypto::GenerateSoftwareKey(crypto::KeyAlgorithm::kEcP256));
+  ASSIGN_OR_RETURN(auto signer, crypto::NewSoftwareSigner(
+                                    pkcs8, {crypto::KeyAlgorithm::kEcP256,
+                                            crypto::HashAlgorithm::kSha256}));
+  std::string spki = signer->public_key_der();
+  std::string cert_der;
+  if (shares.empty()) {
+    ASSIGN_OR_RETURN(auto r,
+                     AskService(data, {{"op", "tls.issue"},
+                                       {"public_key", Base64Encode(spki)},
+                                       {"names", absl::StrJoin(names, ",")}}));
+    ASSIGN_OR_RETURN(cert_der, Base64Decode(r["certificate"]));
+  } else {
+    ASSIGN_OR_RETURN(auto inst, OpenData(data));
+    RETURN_IF_ERROR(ActivateCa(*inst, shares));
+    ASSIGN_OR_RETURN(storage::CertificateRecord rec,
+                     inst->ca().IssueTlsCertificate(spki, names, "cli"));
+    cert_der = rec.der;
+  }
+  std::string ca_der;
+  {
+    ASSIGN_OR_RETURN(auto inst, OpenData(data));
+    ASSIGN_OR_RETURN(ca_der, inst->ca().CaCertificate());
+  }
+  std::string dir = absl::StrCat(data, "/tls");
+  RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  std::string pem_text = ca::ToPem(pkcs8.RevealString(), "PRIVATE KEY");
+  SecretBytes key_pem(pem_text);
+  CleanseMemory(pem_text.data(), pem_text.size());
+  // The key replaces any old one; the service reads both at its next start.
+  (void)std::remove(absl::StrCat(dir, "/key.pem").c_str());
+  RETURN_IF_ERROR(WriteFileAtomic(absl::StrCat(dir, "/key.pem"),
+                                  key_pem.RevealString(), 0600));
+  (void)std::remove(absl::StrCat(dir, "/cert.pem").c_str());
+  RETURN_IF_ERROR(
+      WriteFileAtomic(absl::StrCat(dir, "/cert.pem"),
+                      absl::StrCat(ca::ToPem(cert_der, "CERTIFICATE"),
+                                   ca::ToPem(ca_der, "CERTIFICATE")),
+                      0644));
+  Out(absl::StrCat("TLS certificate for ", absl::StrJoin(names, ", "),
+                   " written to ", dir, "/cert.pem (key: ", dir,
+                   "/key.pem); restart inkan serve to use it"));
+  return absl::OkStatus();
+}
+
 absl::Status CaRenewResponder(const std::string& data,
                               const std::vector<std::string>& shares) {
   if (shares.empty()) {
@@ -684,8 +756,17 @@ absl::Status Serve(const ServeArgs& args) {
   ASSIGN_OR_RETURN(opts.crl_interval, server::ParseWindow(args.crl_every));
   ASSIGN_OR_RETURN(opts.max_activation,
                    server::ParseWindow(args.max_activation));
+  opts.listen = args.listen;
+  opts.tls_cert_file = args.tls_cert;
+  opts.tls_key_file = args.tls_key;
+  ASSIGN_OR_RETURN(opts.auth.sad_ttl, server::ParseWindow(args.sad_ttl));
   ASSIGN_OR_RETURN(auto svc, server::Service::Start(*inst, opts));
-  // Flushed: scripts wait for this line.
+  // Flushed: scripts wait for these lines.
+  if (svc->https_port() != 0) {
+    std::string host = args.listen.substr(0, args.listen.rfind(':'));
+    std::cout << "listening on https://" << host << ":" << svc->https_port()
+              << "/csc/v2/" << std::endl;
+  }
   std::cout << "control socket " << svc->control_path() << std::endl;
   int sig = 0;
   sigwait(&stop, &sig);

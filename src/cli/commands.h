@@ -31,8 +31,14 @@ absl::Status Init(const InitArgs& args);
 absl::Status UserAdd(const std::string& data, const std::string& name);
 absl::Status UserList(const std::string& data);
 
+// `scal`: 1 lets the credential be authorized in explicit mode (PIN + code
+// through the API); 2 (default) only on the service's consent page.
 absl::Status CredentialCreate(const std::string& data, const std::string& user,
-                              const std::string& alg);
+                              const std::string& alg, int scal);
+// Enrolls (or replaces) the user's TOTP authenticator after their PIN (from
+// stdin/terminal); prints the otpauth:// URI once.
+absl::Status TotpEnroll(const std::string& data, const std::string& user,
+                        const std::string& issuer);
 absl::Status CredentialSign(const std::string& data, const std::string& id,
                             const std::string& hash_hex,
                             const std::string& hash_alg, bool pss);
@@ -99,14 +105,36 @@ absl::Status CaOpenShare(const std::string& sealed_file,
 absl::Status CaActivate(const std::string& data, const std::string& share_file,
                         const std::string& window, const std::string& actor);
 absl::Status CaDeactivate(const std::string& data, const std::string& actor);
+// The HTTPS certificate of `inkan serve`: a new key and a certificate from
+// inkan's CA (the service's active CA key, or k shares) for `names`, into
+// DATA/tls/{key.pem (0600), cert.pem (with the CA certificate)}.
+absl::Status TlsIssue(const std::string& data,
+                      const std::vector<std::string>& names,
+                      const std::vector<std::string>& shares);
 // A new delegated OCSP responder certificate, from the service's active CA
 // key or with k shares.
 absl::Status CaRenewResponder(const std::string& data,
                               const std::vector<std::string>& shares);
 
+// `inkan sign FILE... --service URL --credential ID --user U`: CAdES-B-B
+// detached signatures (FILE.p7s) made through the service's CSC API. PINs and
+// the one-time code are read from the terminal (or stdin, one per line: the
+// user's PIN, the credential's PIN, the code).
+struct SignArgs {
+  std::vector<std::string> files;
+  std::string service;  // https://host:port/csc/v2
+  std::string credential;
+  std::string user;
+  std::string cacert;  // trust anchors for the service's TLS certificate
+};
+absl::Status Sign(const SignArgs& args);
+
 // The service: runs until SIGTERM/SIGINT.
 struct ServeArgs {
   std::string data;
+  std::string listen;  // HTTPS "HOST:PORT"; "" = control socket only
+  std::string tls_cert, tls_key;
+  std::string sad_ttl = "5m";
   std::string crl_every = "1h";
   std::string max_activation = "24h";
 };

@@ -81,7 +81,11 @@ int main(int argc, char** argv) {
       ->add_option("--alg", alg,
                    "ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096|ed25519")
       ->required();
-  create->callback([&] { result = CredentialCreate(data, name, alg); });
+  int scal = 2;
+  create->add_option("--scal", scal,
+                     "2 (default): authorized only on the consent page; 1: "
+                     "also in explicit mode (PIN + one-time code)");
+  create->callback([&] { result = CredentialCreate(data, name, alg, scal); });
   auto* sign = cred->add_subcommand(
       "sign", "sign a hash; prints the signature in base64");
   data_opt(sign);
@@ -400,8 +404,20 @@ int main(int argc, char** argv) {
 
   ServeArgs serve_args;
   auto* serve = app.add_subcommand(
-      "serve", "run the service (CA activation, scheduled CRLs) until SIGTERM");
+      "serve",
+      "run the service (CSC API over HTTPS, CA activation, scheduled CRLs) "
+      "until SIGTERM");
   data_opt(serve);
+  serve->add_option("--listen", serve_args.listen,
+                    "HTTPS HOST:PORT for the CSC API (port 0: any free port); "
+                    "without it, only the control socket");
+  serve->add_option("--tls-cert", serve_args.tls_cert,
+                    "certificate chain PEM (default DATA/tls/cert.pem)");
+  serve->add_option(
+      "--tls-key", serve_args.tls_key,
+      "its private key PEM, mode 0600 (default DATA/tls/key.pem)");
+  serve->add_option("--sad-ttl", serve_args.sad_ttl,
+                    "how long an authorization (SAD) lives (default 5m)");
   serve->add_option("--crl-every", serve_args.crl_every,
                     "sign a CRL this often while the CA key is active (1h)");
   serve->add_option("--max-activation", serve_args.max_activation,
@@ -420,6 +436,55 @@ int main(int argc, char** argv) {
   ocsp_serve->add_option("--listen", listen,
                          "HOST:PORT (default 127.0.0.1:8080; port 0 = any)");
   ocsp_serve->callback([&] { result = OcspServe(data, listen); });
+
+  SignArgs sign_args;
+  auto* sign_cmd = app.add_subcommand(
+      "sign",
+      "sign files through an inkan service: writes FILE.p7s (CAdES-B-B, "
+      "detached)");
+  sign_cmd->add_option("files", sign_args.files, "files to sign")->required();
+  sign_cmd
+      ->add_option("--service", sign_args.service,
+                   "the CSC API base, https://host:port/csc/v2")
+      ->required();
+  sign_cmd->add_option("--credential", sign_args.credential, "credential ID")
+      ->required();
+  sign_cmd->add_option("--user", sign_args.user, "your user name")->required();
+  sign_cmd->add_option("--cacert", sign_args.cacert,
+                       "PEM file of CA certificates to trust for the service "
+                       "(default: the system's)");
+  sign_cmd->callback([&] { result = Sign(sign_args); });
+
+  std::vector<std::string> tls_names, tls_shares;
+  auto* tls = app.add_subcommand("tls", "the service's HTTPS certificate")
+                  ->require_subcommand(1);
+  auto* tls_issue = tls->add_subcommand(
+      "issue",
+      "a new key and certificate from inkan's CA into DATA/tls (the service's "
+      "active CA key, or k shares)");
+  data_opt(tls_issue);
+  tls_issue
+      ->add_option("--name", tls_names,
+                   "a DNS name or IP address the service answers on "
+                   "(repeat)")
+      ->required();
+  tls_issue->add_option("--share", tls_shares,
+                        "a custodian's text share file (without: ask the "
+                        "service)");
+  tls_issue->callback([&] { result = TlsIssue(data, tls_names, tls_shares); });
+
+  std::string issuer = "inkan";
+  auto* totp = app.add_subcommand("totp", "one-time-code authenticators")
+                   ->require_subcommand(1);
+  auto* totp_enroll = totp->add_subcommand(
+      "enroll",
+      "give a user a new TOTP authenticator (after their PIN); prints the "
+      "otpauth:// URI once");
+  data_opt(totp_enroll);
+  totp_enroll->add_option("--user", name, "the user")->required();
+  totp_enroll->add_option("--issuer", issuer,
+                          "name shown in the authenticator app (inkan)");
+  totp_enroll->callback([&] { result = TotpEnroll(data, name, issuer); });
 
   auto* status = app.add_subcommand("status", "summary of the instance");
   data_opt(status);

@@ -7,7 +7,10 @@
 #include "common/encoding.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "crypto/aead.h"
 #include "crypto/digest.h"
+#include "crypto/kdf.h"
+#include "sam/totp.h"
 
 namespace inkan::sam {
 namespace {
@@ -173,6 +176,50 @@ class UserPinBudget : public TryBudget {
   int64_t id_;
   std::string name_, what_;
 };
+
+// A possession factor's own budget (the factors table).
+class FactorBudget : public TryBudget {
+ public:
+  FactorBudget(const storage::UserRecord& user, std::string kind)
+      : id_(user.id),
+        name_(user.name),
+        kind_(std::move(kind)),
+        what_(absl::StrCat("the ", kind_, " factor of user ", user.name)) {
+    ok_event = "factor.ok";
+    failed_event = "factor.bad";
+    lock_event = "factor.lock";
+    refused_event = "factor.refused";
+  }
+  absl::StatusOr<TryState> Read(storage::Transaction& tx) override {
+    ASSIGN_OR_RETURN(storage::FactorRecord f, tx.GetFactor(id_, kind_));
+    return TryState{f.failed_tries, f.locked};
+  }
+  absl::Status Write(storage::Transaction& tx, TryState s) override {
+    ASSIGN_OR_RETURN(storage::FactorRecord f, tx.GetFactor(id_, kind_));
+    return tx.UpdateFactorState(id_, kind_, f.last_step, s.failed, s.locked);
+  }
+  std::vector<Field> Subject() const override {
+    return {{"user", name_}, {"factor", kind_}};
+  }
+  absl::string_view what() const override { return what_; }
+
+ private:
+  int64_t id_;
+  std::string name_, kind_, what_;
+};
+
+// The key that seals a user's TOTP secret in the store: derived through the
+// HSM's pepper, so the database alone does not yield the secret.
+absl::StatusOr<SecretBytes> TotpSealKey(hsm::KeyStore& keys, int64_t user_id) {
+  ASSIGN_OR_RETURN(
+      SecretBytes peppered,
+      keys.Pepper(SecretBytes(absl::StrCat("inkan.totp.v1|", user_id))));
+  return crypto::HkdfSha256(peppered, "", "inkan totp seal", 32);
+}
+
+std::string TotpAad(int64_t user_id) {
+  return absl::StrCat("inkan.totp.v1|user:", user_id);
+}
 
 Event MakeEvent(absl::string_view type, const TryBudget& budget,
                 const Context& ctx, std::vector<Field> more = {}) {
@@ -396,9 +443,8 @@ absl::StatusOr<int64_t> CredentialService::AddUser(absl::string_view name,
   return id;
 }
 
-absl::StatusOr<std::string> CredentialService::CreateCredential(
-    absl::string_view user, crypto::KeyAlgorithm alg, const Factors& factors,
-    const Context& ctx) {
+absl::StatusOr<storage::UserRecord> CredentialService::AuthenticateUser(
+    absl::string_view user, const SecretBytes& pin, const Context& ctx) {
   Policy policy;
   storage::UserRecord owner;
   std::string check_hex;
@@ -422,7 +468,7 @@ absl::StatusOr<std::string> CredentialService::CreateCredential(
       store_, log_, budget, policy.max_failed_tries, ctx,
       [&]() -> absl::Status {
         auto opened = UnsealKey(keys_, PinCheckBinding(owner),
-                                {factors.pin, SecretBytes()}, *check);
+                                {pin, SecretBytes()}, *check);
         if (absl::IsUnauthenticated(opened.status())) {
           return absl::UnauthenticatedError(
               absl::StrCat("wrong PIN for user ", owner.name));
@@ -435,7 +481,20 @@ absl::StatusOr<std::string> CredentialService::CreateCredential(
         return absl::OkStatus();
       },
       [](storage::Transaction&) { return absl::OkStatus(); }));
+  return owner;
+}
 
+absl::StatusOr<std::string> CredentialService::CreateCredential(
+    absl::string_view user, crypto::KeyAlgorithm alg, const Factors& factors,
+    const Context& ctx) {
+  ASSIGN_OR_RETURN(storage::UserRecord owner,
+                   AuthenticateUser(user, factors.pin, ctx));
+  Policy policy;
+  RETURN_IF_ERROR(store_.Transact(storage::TxMode::kReadOnly,
+                                  [&](storage::Transaction& tx) {
+                                    ASSIGN_OR_RETURN(policy, LoadPolicy(tx));
+                                    return absl::OkStatus();
+                                  }));
   ASSIGN_OR_RETURN(std::string id, RandomHexId(16));
   ASSIGN_OR_RETURN(hsm::WrappedKey key, keys_.GenerateWrappedKey(alg));
   storage::CredentialRecord cred;
@@ -546,6 +605,95 @@ absl::StatusOr<std::string> CredentialService::SignDigest(
                    Activate(credential_id, factors, ctx));
   return SignWithActiveKey(*key, credential_id,
                            {key->algorithm(), hash, padding}, digest, ctx);
+}
+
+absl::StatusOr<std::string> CredentialService::EnrollTotp(
+    absl::string_view user, const SecretBytes& pin, absl::string_view issuer,
+    const Context& ctx) {
+  ASSIGN_OR_RETURN(storage::UserRecord owner, AuthenticateUser(user, pin, ctx));
+  ASSIGN_OR_RETURN(SecretBytes secret, NewTotpSecret());
+  ASSIGN_OR_RETURN(SecretBytes key, TotpSealKey(keys_, owner.id));
+  ASSIGN_OR_RETURN(std::string sealed,
+                   crypto::AeadSeal(key, secret, TotpAad(owner.id)));
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        bool replaced = tx.GetFactor(owner.id, "totp").ok();
+        storage::FactorRecord f;
+        f.user_id = owner.id;
+        f.kind = "totp";
+        f.secret = sealed;
+        f.created = clock_.Now();
+        RETURN_IF_ERROR(tx.PutFactor(f));
+        return log_.Append(tx, Event{"factor.enroll",
+                                     {{"actor", ctx.actor},
+                                      {"user", owner.name},
+                                      {"factor", "totp"},
+                                      {"replaced", replaced}}});
+      }));
+  return OtpauthUri(issuer, owner.name, secret, TotpParams{});
+}
+
+absl::Status CredentialService::CheckTotp(int64_t user_id,
+                                          absl::string_view code,
+                                          const Context& ctx) {
+  Policy policy;
+  storage::UserRecord owner;
+  storage::FactorRecord factor;
+  absl::Status found = store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(policy, LoadPolicy(tx));
+        ASSIGN_OR_RETURN(owner, tx.GetUserById(user_id));
+        ASSIGN_OR_RETURN(factor, tx.GetFactor(user_id, "totp"));
+        return absl::OkStatus();
+      });
+  if (absl::IsNotFound(found)) {
+    return absl::FailedPreconditionError(
+        "the user has no TOTP authenticator enrolled");
+  }
+  RETURN_IF_ERROR(found);
+  // Malformed codes cost no try (they cannot be a guess).
+  if (code.size() != 6 || !std::all_of(code.begin(), code.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      })) {
+    return absl::InvalidArgumentError("a one-time code is 6 digits");
+  }
+  ASSIGN_OR_RETURN(SecretBytes key, TotpSealKey(keys_, user_id));
+  ASSIGN_OR_RETURN(SecretBytes secret,
+                   crypto::AeadOpen(key, factor.secret, TotpAad(user_id)));
+  FactorBudget budget(owner, "totp");
+  int64_t step = kNoTotpStepUsed;
+  return GuardedAttempt(
+      store_, log_, budget, policy.max_failed_tries, ctx,
+      [&]() -> absl::Status {
+        // The replay guard is read fresh: a code is accepted once.
+        int64_t last = kNoTotpStepUsed;
+        RETURN_IF_ERROR(store_.Transact(
+            storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+              ASSIGN_OR_RETURN(storage::FactorRecord f,
+                               tx.GetFactor(user_id, "totp"));
+              last = f.last_step;
+              return absl::OkStatus();
+            }));
+        auto matched =
+            VerifyTotp(secret, TotpParams{}, code, clock_.Now(), last);
+        if (absl::IsPermissionDenied(matched.status())) {
+          return absl::UnauthenticatedError(matched.status().message());
+        }
+        if (!matched.ok()) return matched.status();
+        step = *matched;
+        return absl::OkStatus();
+      },
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::FactorRecord f,
+                         tx.GetFactor(user_id, "totp"));
+        if (f.last_step >= step) {
+          // Another request used this code meanwhile.
+          return absl::UnauthenticatedError(
+              "this one-time code was already used");
+        }
+        return tx.UpdateFactorState(user_id, "totp", step, f.failed_tries,
+                                    f.locked);
+      });
 }
 
 }  // namespace inkan::sam

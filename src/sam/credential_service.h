@@ -88,6 +88,28 @@ class CredentialService {
   absl::StatusOr<int64_t> AddUser(absl::string_view name,
                                   const SecretBytes& pin, const Context& ctx);
 
+  // Checks a user's own PIN under the user's try budget (as
+  // CreateCredential does); returns the user. NotFound for an unknown user;
+  // Unauthenticated for a wrong PIN; PermissionDenied once locked.
+  absl::StatusOr<storage::UserRecord> AuthenticateUser(absl::string_view user,
+                                                       const SecretBytes& pin,
+                                                       const Context& ctx);
+
+  // Possession factor: a TOTP authenticator (RFC 6238: SHA-1, 6 digits, 30 s,
+  // ±1 step). The user proves their PIN; a new secret replaces any old one
+  // and is stored sealed under a key derived through the HSM's pepper.
+  // Returns the otpauth:// URI to show the user once (authenticator app).
+  absl::StatusOr<std::string> EnrollTotp(absl::string_view user,
+                                         const SecretBytes& pin,
+                                         absl::string_view issuer,
+                                         const Context& ctx);
+  // Checks a one-time code under the factor's own try budget; a code is
+  // accepted once. FailedPrecondition if none is enrolled; InvalidArgument
+  // for a malformed code (no try taken); Unauthenticated for a wrong or
+  // replayed code; PermissionDenied once locked.
+  absl::Status CheckTotp(int64_t user_id, absl::string_view code,
+                         const Context& ctx);
+
   // Returns the new credential's id, sealed under the user's PIN. The PIN is
   // checked first, under the user's own try budget (Unauthenticated, or
   // PermissionDenied once locked). NotFound for an unknown user;

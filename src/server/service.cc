@@ -3,9 +3,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "ca/authority.h"
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 
 namespace inkan::server {
@@ -44,6 +46,36 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Start(
   svc->activation_ = std::make_unique<ca::CaActivation>(
       instance.ca(), RealClock(),
       ca::CaActivation::Options{options.max_activation, absl::Minutes(30)});
+  svc->auth_ = std::make_unique<sam::AuthorizationService>(
+      instance.store(), instance.log(), RealClock(), instance.credentials(),
+      options.auth);
+  svc->csc_ = std::make_unique<CscApi>(instance, *svc->auth_);
+  if (!options.listen.empty()) {
+    std::string cert = options.tls_cert_file.empty()
+                           ? absl::StrCat(instance.dir(), "/tls/cert.pem")
+                           : options.tls_cert_file;
+    std::string key = options.tls_key_file.empty()
+                          ? absl::StrCat(instance.dir(), "/tls/key.pem")
+                          : options.tls_key_file;
+    api::HttpsServerOptions https;
+    https.listen = options.listen;
+    auto chain = ReadFile(cert);
+    if (!chain.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no TLS certificate at ", cert,
+          ": issue one from inkan's CA with `inkan tls issue --name HOST`, or "
+          "give --tls-cert and --tls-key"));
+    }
+    https.cert_chain_pem = *chain;
+    ASSIGN_OR_RETURN(SecretBytes key_pem, ReadSecretFile(key));
+    https.private_key_pem = std::string(key_pem.RevealString());
+    CscApi* api = svc->csc_.get();
+    ASSIGN_OR_RETURN(svc->https_,
+                     api::HttpsServer::Start(std::move(https),
+                                             [api](const api::HttpRequest& r) {
+                                               return api->Handle(r);
+                                             }));
+  }
   Service* self = svc.get();
   ASSIGN_OR_RETURN(svc->control_,
                    ControlServer::Start(svc->control_path_,
@@ -63,6 +95,8 @@ void Service::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  // In-flight requests finish first; new ones are refused.
+  if (https_) https_->Shutdown(absl::Seconds(10));
   if (scheduler_.joinable()) scheduler_.join();
   control_.reset();
   if (activation_ != nullptr) (void)activation_->Deactivate("service stopping");
@@ -124,6 +158,21 @@ absl::StatusOr<ControlFields> Service::Handle(const ControlFields& request) {
     }));
     return ControlFields{};
   }
+  if (op == "tls.issue") {
+    ControlFields out;
+    ASSIGN_OR_RETURN(std::string spki,
+                     Base64Decode(Get(request, "public_key")));
+    std::vector<std::string> names =
+        absl::StrSplit(Get(request, "names"), ',', absl::SkipEmpty());
+    RETURN_IF_ERROR(activation_->WithActive([&](ca::Authority& ca) {
+      ASSIGN_OR_RETURN(storage::CertificateRecord rec,
+                       ca.IssueTlsCertificate(spki, names, actor));
+      out["serial"] = rec.serial_hex;
+      out["certificate"] = Base64Encode(rec.der);
+      return absl::OkStatus();
+    }));
+    return out;
+  }
   if (op == "ca.responder.renew") {
     ControlFields out;
     RETURN_IF_ERROR(activation_->WithActive([&](ca::Authority& ca) {
@@ -157,6 +206,10 @@ void Service::Scheduler() {
       if (mu_.AwaitWithTimeout(absl::Condition(&stop), options_.tick)) return;
     }
     activation_->Tick();
+    (void)instance_.store().Transact(
+        storage::TxMode::kReadWrite, [](storage::Transaction& tx) {
+          return tx.DeleteExpiredGrants(absl::Now()).status();
+        });
     bool active = activation_->Status().active;
     if (active && (!was_active || absl::Now() >= next_crl)) {
       // A fresh CRL when the key becomes active, then on the schedule.

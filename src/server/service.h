@@ -22,13 +22,23 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "api/https_server.h"
 #include "ca/activation.h"
+#include "sam/authorization.h"
 #include "server/control.h"
+#include "server/csc_api.h"
 #include "server/instance.h"
 
 namespace inkan::server {
 
 struct ServiceOptions {
+  // HTTPS for the CSC API: "HOST:PORT" ("" = no HTTPS, control socket only),
+  // with the certificate chain and key in PEM files (default: the data
+  // directory's tls/cert.pem and tls/key.pem, made by `inkan tls issue`).
+  std::string listen;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  sam::AuthOptions auth;
   // CRLs are signed this often while the CA key is active (and once as soon
   // as it becomes active).
   absl::Duration crl_interval = absl::Hours(1);
@@ -48,6 +58,8 @@ class Service {
   void Stop();
 
   const std::string& control_path() const { return control_path_; }
+  // The HTTPS port, 0 without HTTPS.
+  int https_port() const { return https_ ? https_->port() : 0; }
   ca::CaActivation& activation() { return *activation_; }
 
   // The control socket's path for a data directory.
@@ -63,6 +75,9 @@ class Service {
   std::string control_path_;
   std::unique_ptr<ca::CaActivation> activation_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<sam::AuthorizationService> auth_;
+  std::unique_ptr<CscApi> csc_;
+  std::unique_ptr<api::HttpsServer> https_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ = false;

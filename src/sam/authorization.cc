@@ -1,0 +1,385 @@
+#include "sam/authorization.h"
+
+#include <algorithm>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "audit/audit_log.h"
+#include "common/encoding.h"
+#include "common/random.h"
+#include "common/status_macros.h"
+#include "crypto/digest.h"
+
+namespace inkan::sam {
+namespace {
+
+using audit::Event;
+
+std::string ScalKey(absl::string_view credential_id) {
+  return absl::StrCat("credential.", credential_id, ".scal");
+}
+
+// A fresh bearer secret and its grant id.
+absl::StatusOr<std::pair<std::string, std::string>> NewSecret() {
+  ASSIGN_OR_RETURN(std::string raw, RandomBytes(32));
+  std::string secret = Base64UrlEncode(raw);
+  CleanseMemory(raw.data(), raw.size());
+  return std::make_pair(secret, HexEncode(crypto::Sha256(secret)));
+}
+
+std::string GrantId(absl::string_view secret) {
+  return HexEncode(crypto::Sha256(secret));
+}
+
+}  // namespace
+
+std::string CanonicalHashes(const std::set<std::string>& digests) {
+  std::vector<std::string> b64;
+  for (const auto& d : digests) b64.push_back(Base64Encode(d));
+  std::sort(b64.begin(), b64.end());
+  return absl::StrJoin(b64, ",");
+}
+
+absl::StatusOr<int> LoadScal(storage::Transaction& tx,
+                             absl::string_view credential_id) {
+  ASSIGN_OR_RETURN(std::optional<std::string> v,
+                   tx.GetMeta(ScalKey(credential_id)));
+  int scal = 2;
+  if (v && (!absl::SimpleAtoi(*v, &scal) || (scal != 1 && scal != 2))) {
+    return absl::DataLossError("stored SCAL is unusable");
+  }
+  return scal;
+}
+
+absl::Status SetScal(storage::Store& store, const audit::AuditLog& log,
+                     absl::string_view credential_id, int scal,
+                     const Context& ctx) {
+  if (scal != 1 && scal != 2)
+    return absl::InvalidArgumentError("SCAL is 1 or 2");
+  return audit::RunAudited(
+      store, log, [&](storage::Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.GetCredential(credential_id).status());
+        RETURN_IF_ERROR(tx.PutMeta(ScalKey(credential_id), absl::StrCat(scal)));
+        return log.Append(tx, Event{"credential.scal",
+                                    {{"actor", ctx.actor},
+                                     {"credential", std::string(credential_id)},
+                                     {"scal", int64_t{scal}}}});
+      });
+}
+
+AuthorizationService::~AuthorizationService() {
+  absl::MutexLock lock(&mu_);
+  sads_.clear();  // destroys the key objects
+}
+
+absl::StatusOr<IssuedSecret> AuthorizationService::Login(
+    absl::string_view user, const SecretBytes& pin, absl::string_view client_id,
+    const Context& ctx) {
+  ASSIGN_OR_RETURN(storage::UserRecord owner,
+                   credentials_.AuthenticateUser(user, pin, ctx));
+  ASSIGN_OR_RETURN(auto secret, NewSecret());
+  storage::GrantRecord g;
+  g.id = secret.second;
+  g.kind = "access";
+  g.user_id = owner.id;
+  g.client_id = std::string(client_id);
+  g.scope = "service";
+  g.uses_left = -1;
+  g.created = clock_.Now();
+  g.expires = g.created + options_.access_ttl;
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.InsertGrant(g));
+        return log_.Append(tx, Event{"auth.login",
+                                     {{"actor", ctx.actor},
+                                      {"user", owner.name},
+                                      {"client", g.client_id},
+                                      {"token_id", g.id.substr(0, 16)},
+                                      {"expires", FormatRfc3339(g.expires)}}});
+      }));
+  return IssuedSecret{secret.first, g.expires};
+}
+
+absl::StatusOr<Caller> AuthorizationService::Authenticate(
+    absl::string_view bearer) {
+  if (bearer.empty() || bearer.size() > 512)
+    return absl::UnauthenticatedError("missing or malformed access token");
+  Caller c;
+  absl::Status st = store_.Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        auto g = tx.GetGrant(GrantId(bearer));
+        if (absl::IsNotFound(g.status()))
+          return absl::UnauthenticatedError("unknown access token");
+        RETURN_IF_ERROR(g.status());
+        if (g->kind != "access")
+          return absl::UnauthenticatedError("not an access token");
+        if (g->revoked)
+          return absl::UnauthenticatedError("the access token was revoked");
+        if (clock_.Now() >= g->expires)
+          return absl::UnauthenticatedError("the access token expired");
+        ASSIGN_OR_RETURN(storage::UserRecord u, tx.GetUserById(g->user_id));
+        c.user_id = u.id;
+        c.user = u.name;
+        c.client_id = g->client_id;
+        c.scope = g->scope;
+        c.credential_id = g->credential_id;
+        c.token_id = g->id;
+        return absl::OkStatus();
+      });
+  RETURN_IF_ERROR(st);
+  return c;
+}
+
+absl::Status AuthorizationService::Revoke(const Caller& caller,
+                                          absl::string_view token,
+                                          const Context& ctx) {
+  std::string id = GrantId(token);
+  return audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        auto g = tx.GetGrant(id);
+        if (!g.ok() || g->user_id != caller.user_id ||
+            (g->kind != "access" && g->kind != "refresh")) {
+          return absl::InvalidArgumentError("Invalid token");
+        }
+        RETURN_IF_ERROR(tx.UpdateGrant(id, g->uses_left, g->hashes, true));
+        ASSIGN_OR_RETURN(int64_t children, tx.RevokeGrantsWithParent(id));
+        return log_.Append(tx, Event{"auth.revoke",
+                                     {{"actor", ctx.actor},
+                                      {"user", caller.user},
+                                      {"token_id", id.substr(0, 16)},
+                                      {"kind", g->kind},
+                                      {"also_revoked", children}}});
+      });
+}
+
+absl::StatusOr<std::vector<storage::CredentialRecord>>
+AuthorizationService::ListCredentials(const Caller& caller) {
+  std::vector<storage::CredentialRecord> out;
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(out, tx.ListCredentials(caller.user_id));
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::StatusOr<storage::CredentialRecord> AuthorizationService::GetCredential(
+    const Caller& caller, absl::string_view credential_id) {
+  storage::CredentialRecord out;
+  absl::Status st = store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(out, tx.GetCredential(credential_id));
+        return absl::OkStatus();
+      });
+  // Another user's credential is reported exactly like a missing one.
+  if (absl::IsNotFound(st) || (st.ok() && out.user_id != caller.user_id)) {
+    return absl::NotFoundError("no such credential");
+  }
+  RETURN_IF_ERROR(st);
+  return out;
+}
+
+void AuthorizationService::DropExpiredLocked() {
+  absl::Time now = clock_.Now();
+  for (auto it = sads_.begin(); it != sads_.end();) {
+    if (now >= it->second.expires) {
+      it = sads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t AuthorizationService::active_sads() {
+  absl::MutexLock lock(&mu_);
+  DropExpiredLocked();
+  return sads_.size();
+}
+
+absl::StatusOr<IssuedSecret> AuthorizationService::AuthorizeCredential(
+    const Caller& caller, absl::string_view credential_id,
+    const std::vector<std::string>& hashes, crypto::HashAlgorithm hash,
+    int num_signatures, const SecretBytes& pin, absl::string_view otp,
+    const Context& ctx) {
+  ASSIGN_OR_RETURN(storage::CredentialRecord cred,
+                   GetCredential(caller, credential_id));
+  if (caller.scope == "credential" && caller.credential_id != cred.id) {
+    return absl::PermissionDeniedError(
+        "the access token is for another credential");
+  }
+  int scal = 2;
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(scal, LoadScal(tx, cred.id));
+        return absl::OkStatus();
+      }));
+  if (scal == 2) {
+    return absl::PermissionDeniedError(
+        "this credential (SCAL 2) is authorized only on the service's consent "
+        "page (oauth2/authorize with scope=credential)");
+  }
+  std::set<std::string> bound(hashes.begin(), hashes.end());
+  if (hashes.empty() || bound.size() != hashes.size()) {
+    return absl::InvalidArgumentError("hashes must be given, each once");
+  }
+  if (num_signatures != static_cast<int>(hashes.size()) ||
+      num_signatures > options_.max_multisign) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("numSignatures must equal the number of hashes and be at "
+                     "most ",
+                     options_.max_multisign));
+  }
+  size_t len = crypto::DigestLength(hash);
+  for (const auto& h : hashes) {
+    if (h.size() != len)
+      return absl::InvalidArgumentError("a hash has the wrong length");
+  }
+  // Both factors, each under its own try budget: the code first (cheap, and
+  // a wrong code spends no PIN try), then the PIN, which unseals the key.
+  auto tag = [](absl::Status st, absl::string_view factor) {
+    if (!st.ok()) st.SetPayload(kFactorPayload, absl::Cord(factor));
+    return st;
+  };
+  RETURN_IF_ERROR(tag(credentials_.CheckTotp(caller.user_id, otp, ctx), "otp"));
+  auto activated = credentials_.Activate(cred.id, {pin, SecretBytes()}, ctx);
+  if (!activated.ok()) return tag(activated.status(), "pin");
+  std::unique_ptr<hsm::ActiveKey> key = *std::move(activated);
+  ASSIGN_OR_RETURN(auto secret, NewSecret());
+  storage::GrantRecord g;
+  g.id = secret.second;
+  g.kind = "sad";
+  g.user_id = caller.user_id;
+  g.client_id = caller.client_id;
+  g.scope = "credential";
+  g.credential_id = cred.id;
+  g.hashes = CanonicalHashes(bound);
+  g.uses_left = num_signatures;
+  g.parent = caller.token_id;
+  g.created = clock_.Now();
+  g.expires = g.created + options_.sad_ttl;
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.InsertGrant(g));
+        return log_.Append(
+            tx, Event{"sad.issue",
+                      {{"actor", ctx.actor},
+                       {"user", caller.user},
+                       {"client", caller.client_id},
+                       {"credential", cred.id},
+                       {"sad_id", g.id.substr(0, 16)},
+                       {"mode", "explicit"},
+                       {"num_signatures", int64_t{num_signatures}},
+                       {"hashes_sha256", HexEncode(crypto::Sha256(g.hashes))},
+                       {"expires", FormatRfc3339(g.expires)}}});
+      }));
+  ActiveSad active;
+  active.key = std::move(key);
+  active.remaining = std::move(bound);
+  active.uses_left = num_signatures;
+  active.expires = g.expires;
+  active.user_id = caller.user_id;
+  active.client_id = caller.client_id;
+  active.credential_id = cred.id;
+  active.hash = hash;
+  absl::MutexLock lock(&mu_);
+  DropExpiredLocked();
+  sads_[g.id] = std::move(active);
+  return IssuedSecret{secret.first, g.expires};
+}
+
+absl::StatusOr<std::vector<std::string>> AuthorizationService::SignHashes(
+    const Caller& caller, absl::string_view credential_id,
+    absl::string_view sad, const std::vector<std::string>& hashes,
+    const crypto::SignatureScheme& scheme, const Context& ctx) {
+  std::string id = GrantId(sad);
+  std::set<std::string> asked(hashes.begin(), hashes.end());
+  if (hashes.empty() || asked.size() != hashes.size()) {
+    return absl::InvalidArgumentError("hashes must be given, each once");
+  }
+  // Take the hashes out of the SAD first, under the lock: two requests can
+  // never both use one hash.
+  std::shared_ptr<hsm::ActiveKey> key;
+  int64_t uses_left = 0;
+  std::string remaining;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sads_.find(id);
+    if (it == sads_.end()) {
+      return absl::InvalidArgumentError("invalid SAD");
+    }
+    ActiveSad& s = it->second;
+    if (clock_.Now() >= s.expires) {
+      sads_.erase(it);
+      return absl::FailedPreconditionError("SAD expired");
+    }
+    if (s.user_id != caller.user_id || s.client_id != caller.client_id ||
+        s.credential_id != credential_id) {
+      return absl::InvalidArgumentError("invalid SAD");
+    }
+    if (scheme.hash != s.hash) {
+      return absl::InvalidArgumentError(
+          "the hash algorithm is not the one authorized");
+    }
+    if (static_cast<int64_t>(hashes.size()) > s.uses_left) {
+      return absl::OutOfRangeError("Numbers of signatures is too high");
+    }
+    for (const auto& h : hashes) {
+      if (!s.remaining.count(h))
+        return absl::OutOfRangeError("Hash is not authorized by the SAD.");
+    }
+    for (const auto& h : hashes) s.remaining.erase(h);
+    s.uses_left -= static_cast<int64_t>(hashes.size());
+    uses_left = s.uses_left;
+    remaining = CanonicalHashes(s.remaining);
+    key = s.key;
+  }
+  std::vector<std::string> signatures;
+  absl::Status st;
+  for (const auto& h : hashes) {
+    auto sig = key->Sign(scheme, h);
+    if (!sig.ok()) {
+      st = sig.status();
+      break;
+    }
+    signatures.push_back(*std::move(sig));
+  }
+  if (st.ok()) {
+    st = audit::RunAudited(
+        store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+          RETURN_IF_ERROR(tx.UpdateGrant(id, uses_left, remaining,
+                                         /*revoked=*/uses_left == 0));
+          for (const auto& h : hashes) {
+            RETURN_IF_ERROR(log_.Append(
+                tx, Event{"signature",
+                          {{"actor", ctx.actor},
+                           {"user", caller.user},
+                           {"client", caller.client_id},
+                           {"credential", std::string(credential_id)},
+                           {"sad_id", id.substr(0, 16)},
+                           {"hash", HexEncode(h)},
+                           {"algorithm",
+                            std::string(crypto::KeyAlgorithmName(scheme.key))},
+                           {"digest", std::string(crypto::HashAlgorithmName(
+                                          scheme.hash))}}}));
+          }
+          return absl::OkStatus();
+        });
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = sads_.find(id);
+  if (!st.ok()) {
+    // Nothing was handed out: the hashes go back into the SAD.
+    if (it != sads_.end()) {
+      for (const auto& h : hashes) it->second.remaining.insert(h);
+      it->second.uses_left += static_cast<int64_t>(hashes.size());
+    }
+    return st;
+  }
+  if (it != sads_.end() && it->second.uses_left == 0) sads_.erase(it);
+  return signatures;
+}
+
+}  // namespace inkan::sam

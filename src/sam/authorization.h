@@ -1,0 +1,164 @@
+// AuthorizationService: who may sign what, for the CSC API (R3, R4, R5).
+//
+//   - Login (auth/login): the user's own PIN → an access token (service
+//     scope). Tokens, like every bearer secret here, are 256-bit random
+//     values stored only as their SHA-256.
+//   - AuthorizeCredential (credentials/authorize, explicit mode): the
+//     credential's PIN and the user's one-time code, each under its own try
+//     budget → a SAD (signature activation data) bound to the caller's user
+//     and client, the credential, and the exact set of document hashes, for
+//     numSignatures ≤ multisign, expiring (default 5 minutes). The credential's
+//     key is unsealed once, into a non-extractable HSM object held only in
+//     this process's memory for the SAD's life.
+//   - SignHashes (signatures/signHash): each hash signed must be in the SAD and
+//     is consumed; a SAD never serves another credential, user, client or hash,
+//     nor a hash twice. The signatures are returned only after the consumption
+//     and one `signature` event per hash are on the audit log.
+//   - A credential with SCAL 2 is authorized only through the consent page
+//     (the OAuth 2.0 flow), never in explicit mode.
+//
+// A SAD does not survive a restart of the service (its key object lived in
+// memory); the client authorizes again.
+//
+// Thread-safety: thread-safe.
+#ifndef INKAN_SAM_AUTHORIZATION_H_
+#define INKAN_SAM_AUTHORIZATION_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "audit/audit_log.h"
+#include "common/clock.h"
+#include "common/secret_bytes.h"
+#include "crypto/algorithm.h"
+#include "hsm/key_store.h"
+#include "sam/credential_service.h"
+#include "storage/store.h"
+
+namespace inkan::sam {
+
+// AuthorizeCredential's factor errors carry this payload: "pin" or "otp".
+inline constexpr char kFactorPayload[] = "inkan.factor";
+
+struct AuthOptions {
+  absl::Duration access_ttl = absl::Hours(1);
+  absl::Duration sad_ttl = absl::Minutes(5);
+  int max_multisign = 1000;
+};
+
+// The authenticated caller of an API request.
+struct Caller {
+  int64_t user_id = 0;
+  std::string user;
+  std::string client_id;  // "" for HTTP Basic logins
+  std::string scope;      // "service" or "credential"
+  std::string credential_id;
+  std::string token_id;  // the grant id (hash) of the access token
+};
+
+struct IssuedSecret {
+  std::string secret;  // base64url, shown to the client once
+  absl::Time expires;
+};
+
+// Credential SCAL ("1": explicit authorization allowed; "2": consent page
+// only), kept in meta; 2 when unset.
+absl::StatusOr<int> LoadScal(storage::Transaction& tx,
+                             absl::string_view credential_id);
+absl::Status SetScal(storage::Store& store, const audit::AuditLog& log,
+                     absl::string_view credential_id, int scal,
+                     const Context& ctx);
+
+class AuthorizationService {
+ public:
+  AuthorizationService(storage::Store& store, const audit::AuditLog& log,
+                       const Clock& clock, CredentialService& credentials,
+                       AuthOptions options)
+      : store_(store),
+        log_(log),
+        clock_(clock),
+        credentials_(credentials),
+        options_(options) {}
+  ~AuthorizationService();
+
+  const AuthOptions& options() const { return options_; }
+
+  // Errors as CredentialService::AuthenticateUser.
+  absl::StatusOr<IssuedSecret> Login(absl::string_view user,
+                                     const SecretBytes& pin,
+                                     absl::string_view client_id,
+                                     const Context& ctx);
+  // Unauthenticated for an unknown, expired or revoked token.
+  absl::StatusOr<Caller> Authenticate(absl::string_view bearer);
+  // Revokes one of the caller's own tokens (or their own access token).
+  // InvalidArgument for a token that is not theirs or unknown.
+  absl::Status Revoke(const Caller& caller, absl::string_view token,
+                      const Context& ctx);
+
+  // The caller's credentials (never anyone else's).
+  absl::StatusOr<std::vector<storage::CredentialRecord>> ListCredentials(
+      const Caller& caller);
+  // NotFound unless the credential exists and is the caller's.
+  absl::StatusOr<storage::CredentialRecord> GetCredential(
+      const Caller& caller, absl::string_view credential_id);
+
+  // Explicit authorization. `hashes` are raw digests made with `hash`.
+  // NotFound for a credential not the caller's; PermissionDenied for SCAL 2
+  // or a locked factor; InvalidArgument for a bad count or hash; the PIN and
+  // code errors of CredentialService (Unauthenticated: wrong PIN → message
+  // starts "wrong PIN", wrong code → the one-time code's message).
+  absl::StatusOr<IssuedSecret> AuthorizeCredential(
+      const Caller& caller, absl::string_view credential_id,
+      const std::vector<std::string>& hashes, crypto::HashAlgorithm hash,
+      int num_signatures, const SecretBytes& pin, absl::string_view otp,
+      const Context& ctx);
+
+  // Signs each of `hashes` with the SAD's key. FailedPrecondition with
+  // "SAD expired" for an expired one; InvalidArgument "invalid SAD" for an
+  // unknown, used-up or foreign one (another user, client or credential);
+  // OutOfRange "hash not authorized" if any hash is not (or no longer) in the
+  // SAD — then nothing is signed or consumed.
+  absl::StatusOr<std::vector<std::string>> SignHashes(
+      const Caller& caller, absl::string_view credential_id,
+      absl::string_view sad, const std::vector<std::string>& hashes,
+      const crypto::SignatureScheme& scheme, const Context& ctx);
+
+  // Active SADs held in memory (for status and tests).
+  size_t active_sads();
+
+ private:
+  struct ActiveSad {
+    // Shared: a request signing with it keeps it alive if the SAD is used up
+    // or expires meanwhile.
+    std::shared_ptr<hsm::ActiveKey> key;
+    std::set<std::string> remaining;  // raw digests
+    int64_t uses_left = 0;
+    absl::Time expires;
+    int64_t user_id = 0;
+    std::string client_id;
+    std::string credential_id;
+    crypto::HashAlgorithm hash = crypto::HashAlgorithm::kSha256;
+  };
+  void DropExpiredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  storage::Store& store_;
+  const audit::AuditLog& log_;
+  const Clock& clock_;
+  CredentialService& credentials_;
+  const AuthOptions options_;
+  absl::Mutex mu_;
+  std::map<std::string, ActiveSad> sads_ ABSL_GUARDED_BY(mu_);
+};
+
+// The canonical form of a set of raw digests (sorted base64, comma-joined).
+std::string CanonicalHashes(const std::set<std::string>& digests);
+
+}  // namespace inkan::sam
+
+#endif  // INKAN_SAM_AUTHORIZATION_H_
