@@ -193,6 +193,44 @@ void AuthorizationService::DropExpiredLocked() {
   }
 }
 
+absl::Status AuthorizationService::CommitGrouped(
+    std::function<absl::Status(storage::Transaction&)> write) {
+  PendingWrite mine{std::move(write)};
+  absl::MutexLock lock(&commit_mu_);
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (leader_) {
+      commit_cv_.Wait(&commit_mu_);
+      continue;
+    }
+    // Lead one batch: everything queued now, ours included.
+    leader_ = true;
+    std::vector<PendingWrite*> batch;
+    batch.swap(queue_);
+    commit_mu_.Unlock();
+    absl::Status st = audit::RunAudited(
+        store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+          for (PendingWrite* p : batch) RETURN_IF_ERROR(p->write(tx));
+          return absl::OkStatus();
+        });
+    if (st.ok() || batch.size() == 1) {
+      for (PendingWrite* p : batch) p->result = st;
+    } else {
+      // One write spoilt the batch: give each its own outcome.
+      for (PendingWrite* p : batch) {
+        p->result = audit::RunAudited(
+            store_, log_,
+            [&](storage::Transaction& tx) { return p->write(tx); });
+      }
+    }
+    commit_mu_.Lock();
+    for (PendingWrite* p : batch) p->done = true;
+    leader_ = false;
+    commit_cv_.SignalAll();
+  }
+  return mine.result;
+}
+
 size_t AuthorizationService::active_sads() {
   absl::MutexLock lock(&mu_);
   DropExpiredLocked();
@@ -347,26 +385,25 @@ absl::StatusOr<std::vector<std::string>> AuthorizationService::SignHashes(
     signatures.push_back(*std::move(sig));
   }
   if (st.ok()) {
-    st = audit::RunAudited(
-        store_, log_, [&](storage::Transaction& tx) -> absl::Status {
-          RETURN_IF_ERROR(tx.UpdateGrant(id, uses_left, remaining,
-                                         /*revoked=*/uses_left == 0));
-          for (const auto& h : hashes) {
-            RETURN_IF_ERROR(log_.Append(
-                tx, Event{"signature",
-                          {{"actor", ctx.actor},
-                           {"user", caller.user},
-                           {"client", caller.client_id},
-                           {"credential", std::string(credential_id)},
-                           {"sad_id", id.substr(0, 16)},
-                           {"hash", HexEncode(h)},
-                           {"algorithm",
-                            std::string(crypto::KeyAlgorithmName(scheme.key))},
-                           {"digest", std::string(crypto::HashAlgorithmName(
-                                          scheme.hash))}}}));
-          }
-          return absl::OkStatus();
-        });
+    st = CommitGrouped([&](storage::Transaction& tx) -> absl::Status {
+      RETURN_IF_ERROR(tx.UpdateGrant(id, uses_left, remaining,
+                                     /*revoked=*/uses_left == 0));
+      for (const auto& h : hashes) {
+        RETURN_IF_ERROR(log_.Append(
+            tx, Event{"signature",
+                      {{"actor", ctx.actor},
+                       {"user", caller.user},
+                       {"client", caller.client_id},
+                       {"credential", std::string(credential_id)},
+                       {"sad_id", id.substr(0, 16)},
+                       {"hash", HexEncode(h)},
+                       {"algorithm",
+                        std::string(crypto::KeyAlgorithmName(scheme.key))},
+                       {"digest", std::string(crypto::HashAlgorithmName(
+                                      scheme.hash))}}}));
+      }
+      return absl::OkStatus();
+    });
   }
   absl::MutexLock lock(&mu_);
   auto it = sads_.find(id);

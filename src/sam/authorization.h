@@ -24,6 +24,7 @@
 #ifndef INKAN_SAM_AUTHORIZATION_H_
 #define INKAN_SAM_AUTHORIZATION_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -146,6 +147,17 @@ class AuthorizationService {
     crypto::HashAlgorithm hash = crypto::HashAlgorithm::kSha256;
   };
   void DropExpiredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Group commit: `write` runs inside one audited transaction together with
+  // those of the requests waiting at the same moment (one fsync and one
+  // checkpoint signature for the lot). Returns when it is durable, with its
+  // own outcome (a failing batch is retried one write at a time).
+  absl::Status CommitGrouped(
+      std::function<absl::Status(storage::Transaction&)> write);
+  struct PendingWrite {
+    std::function<absl::Status(storage::Transaction&)> write;
+    absl::Status result;
+    bool done = false;
+  };
 
   storage::Store& store_;
   const audit::AuditLog& log_;
@@ -154,6 +166,10 @@ class AuthorizationService {
   const AuthOptions options_;
   absl::Mutex mu_;
   std::map<std::string, ActiveSad> sads_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex commit_mu_;
+  absl::CondVar commit_cv_;
+  std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(commit_mu_);
+  bool leader_ ABSL_GUARDED_BY(commit_mu_) = false;
 };
 
 // The canonical form of a set of raw digests (sorted base64, comma-joined).
