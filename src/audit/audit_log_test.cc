@@ -152,6 +152,54 @@ class TamperView : public Transaction {
   ListRevokedCertificates() override {
     return base_.ListRevokedCertificates();
   }
+  absl::Status InsertClient(const storage::ClientRecord& client) override {
+    return base_.InsertClient(client);
+  }
+  absl::StatusOr<storage::ClientRecord> GetClient(
+      absl::string_view client_id) override {
+    return base_.GetClient(client_id);
+  }
+  absl::StatusOr<std::vector<storage::ClientRecord>> ListClients() override {
+    return base_.ListClients();
+  }
+  absl::Status SetClientActive(absl::string_view client_id,
+                               bool active) override {
+    return base_.SetClientActive(client_id, active);
+  }
+  absl::Status InsertGrant(const storage::GrantRecord& grant) override {
+    return base_.InsertGrant(grant);
+  }
+  absl::StatusOr<storage::GrantRecord> GetGrant(absl::string_view id) override {
+    return base_.GetGrant(id);
+  }
+  absl::Status UpdateGrant(absl::string_view id, int64_t uses_left,
+                           absl::string_view hashes, bool revoked) override {
+    return base_.UpdateGrant(id, uses_left, hashes, revoked);
+  }
+  absl::StatusOr<int64_t> RevokeGrantsWithParent(
+      absl::string_view parent) override {
+    return base_.RevokeGrantsWithParent(parent);
+  }
+  absl::StatusOr<int64_t> DeleteExpiredGrants(absl::Time now) override {
+    return base_.DeleteExpiredGrants(now);
+  }
+  absl::Status PutFactor(const storage::FactorRecord& factor) override {
+    return base_.PutFactor(factor);
+  }
+  absl::StatusOr<storage::FactorRecord> GetFactor(
+      int64_t user_id, absl::string_view kind) override {
+    return base_.GetFactor(user_id, kind);
+  }
+  absl::StatusOr<std::vector<storage::FactorRecord>> ListFactors(
+      int64_t user_id) override {
+    return base_.ListFactors(user_id);
+  }
+  absl::Status UpdateFactorState(int64_t user_id, absl::string_view kind,
+                                 int64_t last_step, int failed_tries,
+                                 bool locked) override {
+    return base_.UpdateFactorState(user_id, kind, last_step, failed_tries,
+                                   locked);
+  }
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
     return base_.AppendAuditEntry(row);
   }

@@ -94,6 +94,23 @@ class FaultInjectionTransaction : public Transaction {
       override {
     return base_.ListRevokedCertificates();
   }
+  absl::StatusOr<ClientRecord> GetClient(absl::string_view client_id) override {
+    return base_.GetClient(client_id);
+  }
+  absl::StatusOr<std::vector<ClientRecord>> ListClients() override {
+    return base_.ListClients();
+  }
+  absl::StatusOr<GrantRecord> GetGrant(absl::string_view id) override {
+    return base_.GetGrant(id);
+  }
+  absl::StatusOr<FactorRecord> GetFactor(int64_t user_id,
+                                         absl::string_view kind) override {
+    return base_.GetFactor(user_id, kind);
+  }
+  absl::StatusOr<std::vector<FactorRecord>> ListFactors(
+      int64_t user_id) override {
+    return base_.ListFactors(user_id);
+  }
 
   // Writes are counted and may fail.
   absl::Status PutMeta(absl::string_view key,
@@ -153,6 +170,44 @@ class FaultInjectionTransaction : public Transaction {
                                  int reason) override {
     if (absl::Status s = CountWrite(); !s.ok()) return s;
     return base_.RevokeCertificate(serial_hex, at, reason);
+  }
+  absl::Status InsertClient(const ClientRecord& client) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.InsertClient(client);
+  }
+  absl::Status SetClientActive(absl::string_view client_id,
+                               bool active) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.SetClientActive(client_id, active);
+  }
+  absl::Status InsertGrant(const GrantRecord& grant) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.InsertGrant(grant);
+  }
+  absl::Status UpdateGrant(absl::string_view id, int64_t uses_left,
+                           absl::string_view hashes, bool revoked) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.UpdateGrant(id, uses_left, hashes, revoked);
+  }
+  absl::StatusOr<int64_t> RevokeGrantsWithParent(
+      absl::string_view parent) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.RevokeGrantsWithParent(parent);
+  }
+  absl::StatusOr<int64_t> DeleteExpiredGrants(absl::Time now) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.DeleteExpiredGrants(now);
+  }
+  absl::Status PutFactor(const FactorRecord& factor) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.PutFactor(factor);
+  }
+  absl::Status UpdateFactorState(int64_t user_id, absl::string_view kind,
+                                 int64_t last_step, int failed_tries,
+                                 bool locked) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.UpdateFactorState(user_id, kind, last_step, failed_tries,
+                                   locked);
   }
 
  private:

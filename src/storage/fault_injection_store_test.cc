@@ -247,5 +247,60 @@ TEST_P(FaultInjectionStoreTest, CertificateWritesAreCountedAndRolledBack) {
   }
 }
 
+// One transaction with each client, grant and factor write (issue 4), all
+// counted; the user it needs is inserted first (one more write).
+absl::Status AccessWrites(Store& store) {
+  return store.Transact(
+      TxMode::kReadWrite, [](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(int64_t user, tx.InsertUser({.name = "alice"}));
+        RETURN_IF_ERROR(tx.InsertClient(
+            {.client_id = "app", .redirect_uris = {"https://a/cb"}}));
+        RETURN_IF_ERROR(tx.SetClientActive("app", false));
+        RETURN_IF_ERROR(tx.InsertGrant({.id = "g1",
+                                        .kind = "code",
+                                        .user_id = user,
+                                        .parent = "p",
+                                        .expires = absl::FromUnixSeconds(5)}));
+        RETURN_IF_ERROR(tx.UpdateGrant("g1", 0, "", false));
+        RETURN_IF_ERROR(tx.RevokeGrantsWithParent("p").status());
+        RETURN_IF_ERROR(
+            tx.DeleteExpiredGrants(absl::FromUnixSeconds(1)).status());
+        RETURN_IF_ERROR(tx.PutFactor({.user_id = user, .kind = "totp"}));
+        RETURN_IF_ERROR(tx.UpdateFactorState(user, "totp", 3, 0, false));
+        // Reads are not counted.
+        RETURN_IF_ERROR(tx.GetClient("app").status());
+        RETURN_IF_ERROR(tx.ListClients().status());
+        RETURN_IF_ERROR(tx.GetGrant("g1").status());
+        RETURN_IF_ERROR(tx.GetFactor(user, "totp").status());
+        return tx.ListFactors(user).status();
+      });
+}
+
+TEST_P(FaultInjectionStoreTest, AccessWritesAreCountedAndRolledBack) {
+  ASSERT_THAT(AccessWrites(*store_), IsOk());
+  EXPECT_EQ(store_->writes(), 9);
+
+  for (int64_t fail_at = 1; fail_at <= 9; ++fail_at) {
+    SCOPED_TRACE(fail_at);
+    auto fresh = GetParam().make_store();
+    ASSERT_THAT(fresh, IsOk());
+    OwningFaultInjectionStore store(*std::move(fresh));
+    store.FailAtWrite(fail_at);
+    EXPECT_THAT(AccessWrites(store), StatusIs(absl::StatusCode::kInternal,
+                                              HasSubstr("injected fault")));
+    ASSERT_THAT(
+        store.Transact(
+            TxMode::kReadOnly,
+            [](Transaction& tx) -> absl::Status {
+              EXPECT_THAT(tx.ListUsers(), IsOkAndHolds(testing::IsEmpty()));
+              EXPECT_THAT(tx.ListClients(), IsOkAndHolds(testing::IsEmpty()));
+              EXPECT_THAT(tx.GetGrant("g1"),
+                          StatusIs(absl::StatusCode::kNotFound));
+              return absl::OkStatus();
+            }),
+        IsOk());
+  }
+}
+
 }  // namespace
 }  // namespace inkan::storage

@@ -49,6 +49,10 @@ struct State {
   std::map<std::string, std::vector<ApprovalRecord>, std::less<>> approvals;
   // By serial.
   std::map<std::string, CertificateRecord, std::less<>> certificates;
+  std::map<std::string, ClientRecord, std::less<>> clients;
+  std::map<std::string, GrantRecord, std::less<>> grants;
+  // By user id, then kind.
+  std::map<int64_t, std::map<std::string, FactorRecord, std::less<>>> factors;
 };
 
 // The states a ceremony request leaves "pending" for.
@@ -72,6 +76,24 @@ absl::Status CheckCrlReason(absl::string_view what, absl::string_view serial,
 absl::Status CertificateNotFound(absl::string_view serial) {
   return absl::NotFoundError(
       absl::StrCat("no certificate with serial ", serial));
+}
+
+// The kinds of grant and of possession factor.
+bool IsGrantKind(absl::string_view kind) {
+  return kind == "access" || kind == "refresh" || kind == "code" ||
+         kind == "sad";
+}
+bool IsFactorKind(absl::string_view kind) {
+  return kind == "totp" || kind == "card";
+}
+
+absl::Status GrantNotFound(absl::string_view id) {
+  return absl::NotFoundError(absl::StrCat("no grant with id ", id));
+}
+
+absl::Status FactorNotFound(int64_t user_id, absl::string_view kind) {
+  return absl::NotFoundError(
+      absl::StrCat("no ", kind, " factor for user ", user_id));
 }
 
 class MemoryTransaction : public Transaction {
@@ -451,6 +473,209 @@ class MemoryTransaction : public Transaction {
     return certs;
   }
 
+  absl::Status InsertClient(const ClientRecord& client) override {
+    RETURN_IF_ERROR(CheckWritable("InsertClient"));
+    if (state_.clients.contains(client.client_id)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("insert client ", client.client_id, ": id is taken"));
+    }
+    ClientRecord stored = client;
+    stored.created = ToMicros(client.created);
+    state_.clients.emplace(client.client_id, std::move(stored));
+    undo_.push_back(
+        [this, id = client.client_id] { state_.clients.erase(id); });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ClientRecord> GetClient(absl::string_view client_id) override {
+    auto it = state_.clients.find(client_id);
+    if (it == state_.clients.end()) {
+      return absl::NotFoundError(absl::StrCat("no client with id ", client_id));
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<ClientRecord>> ListClients() override {
+    std::vector<ClientRecord> clients;
+    clients.reserve(state_.clients.size());
+    for (const auto& [id, client] : state_.clients) clients.push_back(client);
+    return clients;
+  }
+
+  absl::Status SetClientActive(absl::string_view client_id,
+                               bool active) override {
+    RETURN_IF_ERROR(CheckWritable("SetClientActive"));
+    auto it = state_.clients.find(client_id);
+    if (it == state_.clients.end()) {
+      return absl::NotFoundError(absl::StrCat("no client with id ", client_id));
+    }
+    ClientRecord& client = it->second;
+    undo_.push_back(
+        [&client, was_active = client.active] { client.active = was_active; });
+    client.active = active;
+    return absl::OkStatus();
+  }
+
+  // Grants can be deleted, so their undo steps find them by id (a record
+  // deleted and restored later in the same transaction is a new node).
+  absl::Status InsertGrant(const GrantRecord& grant) override {
+    RETURN_IF_ERROR(CheckWritable("InsertGrant"));
+    if (!IsGrantKind(grant.kind)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "insert grant ", grant.id, ": unknown kind \"", grant.kind, "\""));
+    }
+    if (state_.grants.contains(grant.id)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("insert grant ", grant.id, ": id is taken"));
+    }
+    if (!state_.users.contains(grant.user_id)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "insert grant ", grant.id, ": no user with id ", grant.user_id));
+    }
+    GrantRecord stored = grant;
+    stored.created = ToMicros(grant.created);
+    stored.expires = ToMicros(grant.expires);
+    state_.grants.emplace(grant.id, std::move(stored));
+    undo_.push_back([this, id = grant.id] { state_.grants.erase(id); });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<GrantRecord> GetGrant(absl::string_view id) override {
+    auto it = state_.grants.find(id);
+    if (it == state_.grants.end()) return GrantNotFound(id);
+    return it->second;
+  }
+
+  absl::Status UpdateGrant(absl::string_view id, int64_t uses_left,
+                           absl::string_view hashes, bool revoked) override {
+    RETURN_IF_ERROR(CheckWritable("UpdateGrant"));
+    auto it = state_.grants.find(id);
+    if (it == state_.grants.end()) return GrantNotFound(id);
+    GrantRecord& grant = it->second;
+    undo_.push_back([this, id = grant.id, old_uses = grant.uses_left,
+                     old_hashes = grant.hashes, was_revoked = grant.revoked] {
+      GrantRecord& g = state_.grants.at(id);
+      g.uses_left = old_uses;
+      g.hashes = old_hashes;
+      g.revoked = was_revoked;
+    });
+    grant.uses_left = uses_left;
+    grant.hashes = std::string(hashes);
+    grant.revoked = revoked;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> RevokeGrantsWithParent(
+      absl::string_view parent) override {
+    RETURN_IF_ERROR(CheckWritable("RevokeGrantsWithParent"));
+    if (parent.empty()) {
+      return absl::InvalidArgumentError(
+          "revoke grants with parent: empty parent");
+    }
+    std::vector<std::string> changed;
+    for (auto& [id, grant] : state_.grants) {
+      if (grant.parent != parent || grant.revoked) continue;
+      grant.revoked = true;
+      changed.push_back(id);
+    }
+    if (!changed.empty()) {
+      undo_.push_back([this, changed] {
+        for (const std::string& id : changed) {
+          state_.grants.at(id).revoked = false;
+        }
+      });
+    }
+    return static_cast<int64_t>(changed.size());
+  }
+
+  absl::StatusOr<int64_t> DeleteExpiredGrants(absl::Time now) override {
+    RETURN_IF_ERROR(CheckWritable("DeleteExpiredGrants"));
+    std::vector<GrantRecord> deleted;
+    for (auto it = state_.grants.begin(); it != state_.grants.end();) {
+      if (it->second.expires < now) {
+        deleted.push_back(std::move(it->second));
+        it = state_.grants.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    int64_t count = static_cast<int64_t>(deleted.size());
+    if (!deleted.empty()) {
+      undo_.push_back([this, deleted = std::move(deleted)] {
+        for (const GrantRecord& grant : deleted) {
+          state_.grants.emplace(grant.id, grant);
+        }
+      });
+    }
+    return count;
+  }
+
+  absl::Status PutFactor(const FactorRecord& factor) override {
+    RETURN_IF_ERROR(CheckWritable("PutFactor"));
+    if (!IsFactorKind(factor.kind)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("put factor of user ", factor.user_id,
+                       ": unknown kind \"", factor.kind, "\""));
+    }
+    if (!state_.users.contains(factor.user_id)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "put ", factor.kind, " factor: no user with id ", factor.user_id));
+    }
+    FactorRecord stored = factor;
+    stored.created = ToMicros(factor.created);
+    auto& by_kind = state_.factors[factor.user_id];
+    auto it = by_kind.find(factor.kind);
+    if (it == by_kind.end()) {
+      by_kind.emplace(factor.kind, std::move(stored));
+      undo_.push_back([this, user_id = factor.user_id, kind = factor.kind] {
+        auto user = state_.factors.find(user_id);
+        user->second.erase(kind);
+        if (user->second.empty()) state_.factors.erase(user);
+      });
+    } else {
+      FactorRecord old = std::exchange(it->second, std::move(stored));
+      undo_.push_back([this, old = std::move(old)] {
+        state_.factors[old.user_id][old.kind] = old;
+      });
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<FactorRecord> GetFactor(int64_t user_id,
+                                         absl::string_view kind) override {
+    FactorRecord* factor = FindFactor(user_id, kind);
+    if (factor == nullptr) return FactorNotFound(user_id, kind);
+    return *factor;
+  }
+
+  absl::StatusOr<std::vector<FactorRecord>> ListFactors(
+      int64_t user_id) override {
+    std::vector<FactorRecord> factors;
+    auto user = state_.factors.find(user_id);
+    if (user == state_.factors.end()) return factors;
+    for (const auto& [kind, factor] : user->second) factors.push_back(factor);
+    return factors;  // by kind (the map's order)
+  }
+
+  absl::Status UpdateFactorState(int64_t user_id, absl::string_view kind,
+                                 int64_t last_step, int failed_tries,
+                                 bool locked) override {
+    RETURN_IF_ERROR(CheckWritable("UpdateFactorState"));
+    FactorRecord* factor = FindFactor(user_id, kind);
+    if (factor == nullptr) return FactorNotFound(user_id, kind);
+    undo_.push_back([factor, old_step = factor->last_step,
+                     old_tries = factor->failed_tries,
+                     was_locked = factor->locked] {
+      factor->last_step = old_step;
+      factor->failed_tries = old_tries;
+      factor->locked = was_locked;
+    });
+    factor->last_step = last_step;
+    factor->failed_tries = failed_tries;
+    factor->locked = locked;
+    return absl::OkStatus();
+  }
+
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
     RETURN_IF_ERROR(CheckWritable("AppendAuditEntry"));
     int64_t last =
@@ -514,6 +739,14 @@ class MemoryTransaction : public Transaction {
           absl::StrCat(op, " in a read-only transaction"));
     }
     return absl::OkStatus();
+  }
+
+  // The (user, kind) factor, or null.
+  FactorRecord* FindFactor(int64_t user_id, absl::string_view kind) {
+    auto user = state_.factors.find(user_id);
+    if (user == state_.factors.end()) return nullptr;
+    auto it = user->second.find(kind);
+    return it == user->second.end() ? nullptr : &it->second;
   }
 
   State& state_;

@@ -26,6 +26,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -127,6 +128,55 @@ constexpr const char* kMigrations[] = {
         ON certificates(credential_id);
       CREATE INDEX certificates_by_revocation
         ON certificates(revoked, revoked_us);
+    )sql",
+    // Version 4: API clients, grants (tokens, codes, SADs) and possession
+    // factors (issue 4). Clients are never deleted; a client's redirect URIs
+    // are rows of client_redirect_uris, `seq` their 0-based place in the list
+    // (so any bytes survive and the order is kept). grants.client_id,
+    // credential_id and parent are '' for none, so they carry no foreign key;
+    // expired grants are deleted (grants_by_expiry), and revoking a token
+    // revokes what came from it (grants_by_parent). The kind CHECKs back the
+    // InvalidArgument checks in the code. Unlike the older tables, the TEXT
+    // primary keys say NOT NULL (SQLite would otherwise allow NULL in them).
+    R"sql(
+      CREATE TABLE clients(
+        client_id TEXT NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1);
+      CREATE TABLE client_redirect_uris(
+        client_id TEXT NOT NULL REFERENCES clients(client_id),
+        seq INTEGER NOT NULL,
+        uri TEXT NOT NULL,
+        PRIMARY KEY(client_id, seq));
+      CREATE TABLE grants(
+        id TEXT NOT NULL PRIMARY KEY,
+        kind TEXT NOT NULL
+          CHECK(kind IN ('access', 'refresh', 'code', 'sad')),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        client_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        credential_id TEXT NOT NULL,
+        hashes TEXT NOT NULL,
+        uses_left INTEGER NOT NULL,
+        parent TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        expires_us INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX grants_by_parent ON grants(parent);
+      CREATE INDEX grants_by_expiry ON grants(expires_us);
+      CREATE TABLE factors(
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        kind TEXT NOT NULL CHECK(kind IN ('totp', 'card')),
+        secret BLOB NOT NULL,
+        certificate BLOB NOT NULL,
+        last_step INTEGER NOT NULL DEFAULT -1,
+        failed_tries INTEGER NOT NULL DEFAULT 0,
+        locked INTEGER NOT NULL DEFAULT 0,
+        created_us INTEGER NOT NULL,
+        PRIMARY KEY(user_id, kind));
     )sql",
 };
 constexpr int kSchemaVersion =
@@ -422,6 +472,80 @@ absl::Status CheckCrlReason(absl::string_view what, absl::string_view serial,
   return absl::InvalidArgumentError(
       absl::StrCat(what, " certificate ", serial, ": reason ", reason,
                    " is not an RFC 5280 CRLReason (0..10 except 7)"));
+}
+
+// Column order read by ReadClient (its redirect URIs are read separately).
+#define INKAN_CLIENT_COLUMNS "client_id, name, secret_hash, created_us, active"
+
+ClientRecord ReadClient(Stmt& stmt) {
+  ClientRecord client;
+  client.client_id = stmt.ColumnBytes(0);
+  client.name = stmt.ColumnBytes(1);
+  client.secret_hash = stmt.ColumnBytes(2);
+  client.created = absl::FromUnixMicros(stmt.ColumnInt64(3));
+  client.active = stmt.ColumnInt64(4) != 0;
+  return client;
+}
+
+// Column order read by ReadGrant.
+#define INKAN_GRANT_COLUMNS                                                 \
+  "id, kind, user_id, client_id, scope, credential_id, hashes, uses_left, " \
+  "parent, data, created_us, expires_us, revoked"
+
+GrantRecord ReadGrant(Stmt& stmt) {
+  GrantRecord grant;
+  grant.id = stmt.ColumnBytes(0);
+  grant.kind = stmt.ColumnBytes(1);
+  grant.user_id = stmt.ColumnInt64(2);
+  grant.client_id = stmt.ColumnBytes(3);
+  grant.scope = stmt.ColumnBytes(4);
+  grant.credential_id = stmt.ColumnBytes(5);
+  grant.hashes = stmt.ColumnBytes(6);
+  grant.uses_left = stmt.ColumnInt64(7);
+  grant.parent = stmt.ColumnBytes(8);
+  grant.data = stmt.ColumnBytes(9);
+  grant.created = absl::FromUnixMicros(stmt.ColumnInt64(10));
+  grant.expires = absl::FromUnixMicros(stmt.ColumnInt64(11));
+  grant.revoked = stmt.ColumnInt64(12) != 0;
+  return grant;
+}
+
+// Column order read by ReadFactor.
+#define INKAN_FACTOR_COLUMNS                                      \
+  "user_id, kind, secret, certificate, last_step, failed_tries, " \
+  "locked, created_us"
+
+FactorRecord ReadFactor(Stmt& stmt) {
+  FactorRecord factor;
+  factor.user_id = stmt.ColumnInt64(0);
+  factor.kind = stmt.ColumnBytes(1);
+  factor.secret = stmt.ColumnBytes(2);
+  factor.certificate = stmt.ColumnBytes(3);
+  factor.last_step = stmt.ColumnInt64(4);
+  factor.failed_tries = static_cast<int>(stmt.ColumnInt64(5));
+  factor.locked = stmt.ColumnInt64(6) != 0;
+  factor.created = absl::FromUnixMicros(stmt.ColumnInt64(7));
+  return factor;
+}
+
+// The kinds of grant and of possession factor (the tables CHECK them too).
+bool IsGrantKind(absl::string_view kind) {
+  return kind == "access" || kind == "refresh" || kind == "code" ||
+         kind == "sad";
+}
+bool IsFactorKind(absl::string_view kind) {
+  return kind == "totp" || kind == "card";
+}
+
+// The first whole microsecond not before `t`: a time stored in microseconds
+// is before `t` exactly when it is before this bound.
+int64_t MicrosCeiling(absl::Time t) {
+  int64_t us = absl::ToUnixMicros(t);  // rounds down
+  if (absl::FromUnixMicros(us) < t &&
+      us < std::numeric_limits<int64_t>::max()) {
+    ++us;
+  }
+  return us;
 }
 
 class SqliteTransaction : public Transaction {
@@ -854,6 +978,266 @@ class SqliteTransaction : public Transaction {
     return certs;
   }
 
+  absl::Status InsertClient(const ClientRecord& client) override {
+    RETURN_IF_ERROR(CheckWritable("InsertClient"));
+    // Several rows: all of them or, on error, none.
+    return Atomically([&]() -> absl::Status {
+      {
+        // The primary key gives AlreadyExists for a taken id.
+        ASSIGN_OR_RETURN(auto stmt,
+                         Prepare("INSERT INTO clients(" INKAN_CLIENT_COLUMNS
+                                 ") VALUES(?, ?, ?, ?, ?)"));
+        RETURN_IF_ERROR(stmt->BindText(1, client.client_id));
+        RETURN_IF_ERROR(stmt->BindText(2, client.name));
+        RETURN_IF_ERROR(stmt->BindText(3, client.secret_hash));
+        RETURN_IF_ERROR(stmt->BindInt64(4, absl::ToUnixMicros(client.created)));
+        RETURN_IF_ERROR(stmt->BindInt64(5, client.active ? 1 : 0));
+        RETURN_IF_ERROR(
+            StepDone(*stmt, absl::StrCat("insert client ", client.client_id)));
+      }
+      // In list order: seq is the URI's index.
+      for (size_t i = 0; i < client.redirect_uris.size(); ++i) {
+        ASSIGN_OR_RETURN(auto stmt,
+                         Prepare("INSERT INTO client_redirect_uris(client_id, "
+                                 "seq, uri) VALUES(?, ?, ?)"));
+        RETURN_IF_ERROR(stmt->BindText(1, client.client_id));
+        RETURN_IF_ERROR(stmt->BindInt64(2, static_cast<int64_t>(i)));
+        RETURN_IF_ERROR(stmt->BindText(3, client.redirect_uris[i]));
+        RETURN_IF_ERROR(StepDone(
+            *stmt,
+            absl::StrCat("insert redirect URI of client ", client.client_id)));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<ClientRecord> GetClient(absl::string_view client_id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ClientRecord client;
+    {
+      ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT " INKAN_CLIENT_COLUMNS
+                                          " FROM clients WHERE client_id = ?"));
+      RETURN_IF_ERROR(stmt->BindText(1, client_id));
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "get client"));
+      if (!row) {
+        return absl::NotFoundError(
+            absl::StrCat("no client with id ", client_id));
+      }
+      client = ReadClient(*stmt);
+    }
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("SELECT uri FROM client_redirect_uris WHERE client_id = ? "
+                "ORDER BY seq"));
+    RETURN_IF_ERROR(stmt->BindText(1, client_id));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "get client redirect URIs"));
+      if (!row) break;
+      client.redirect_uris.push_back(stmt->ColumnBytes(0));
+    }
+    return client;
+  }
+
+  absl::StatusOr<std::vector<ClientRecord>> ListClients() override {
+    RETURN_IF_ERROR(CheckUsable());
+    std::vector<ClientRecord> clients;
+    absl::flat_hash_map<std::string, size_t> index;  // client_id -> position
+    {
+      ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT " INKAN_CLIENT_COLUMNS
+                                          " FROM clients ORDER BY client_id"));
+      while (true) {
+        ASSIGN_OR_RETURN(bool row, Step(*stmt, "list clients"));
+        if (!row) break;
+        clients.push_back(ReadClient(*stmt));
+        index.emplace(clients.back().client_id, clients.size() - 1);
+      }
+    }
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("SELECT client_id, uri FROM client_redirect_uris "
+                             "ORDER BY client_id, seq"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list client redirect URIs"));
+      if (!row) break;
+      auto it = index.find(stmt->ColumnBytes(0));
+      if (it == index.end()) continue;  // the foreign key rules this out
+      clients[it->second].redirect_uris.push_back(stmt->ColumnBytes(1));
+    }
+    return clients;
+  }
+
+  absl::Status SetClientActive(absl::string_view client_id,
+                               bool active) override {
+    RETURN_IF_ERROR(CheckWritable("SetClientActive"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("UPDATE clients SET active = ? WHERE client_id = ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, active ? 1 : 0));
+    RETURN_IF_ERROR(stmt->BindText(2, client_id));
+    RETURN_IF_ERROR(StepDone(*stmt, absl::StrCat("update client ", client_id)));
+    // SQLite counts every row the WHERE matched, changed or not.
+    if (sqlite3_changes(conn_.db()) == 0) {
+      return absl::NotFoundError(absl::StrCat("no client with id ", client_id));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status InsertGrant(const GrantRecord& grant) override {
+    RETURN_IF_ERROR(CheckWritable("InsertGrant"));
+    if (!IsGrantKind(grant.kind)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "insert grant ", grant.id, ": unknown kind \"", grant.kind, "\""));
+    }
+    // The primary key gives AlreadyExists for a taken id, the foreign key
+    // FailedPrecondition for an unknown user.
+    ASSIGN_OR_RETURN(
+        auto stmt, Prepare("INSERT INTO grants(" INKAN_GRANT_COLUMNS
+                           ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    RETURN_IF_ERROR(stmt->BindText(1, grant.id));
+    RETURN_IF_ERROR(stmt->BindText(2, grant.kind));
+    RETURN_IF_ERROR(stmt->BindInt64(3, grant.user_id));
+    RETURN_IF_ERROR(stmt->BindText(4, grant.client_id));
+    RETURN_IF_ERROR(stmt->BindText(5, grant.scope));
+    RETURN_IF_ERROR(stmt->BindText(6, grant.credential_id));
+    RETURN_IF_ERROR(stmt->BindText(7, grant.hashes));
+    RETURN_IF_ERROR(stmt->BindInt64(8, grant.uses_left));
+    RETURN_IF_ERROR(stmt->BindText(9, grant.parent));
+    RETURN_IF_ERROR(stmt->BindText(10, grant.data));
+    RETURN_IF_ERROR(stmt->BindInt64(11, absl::ToUnixMicros(grant.created)));
+    RETURN_IF_ERROR(stmt->BindInt64(12, absl::ToUnixMicros(grant.expires)));
+    RETURN_IF_ERROR(stmt->BindInt64(13, grant.revoked ? 1 : 0));
+    return StepDone(*stmt, absl::StrCat("insert grant ", grant.id, " for user ",
+                                        grant.user_id));
+  }
+
+  absl::StatusOr<GrantRecord> GetGrant(absl::string_view id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt, Prepare("SELECT " INKAN_GRANT_COLUMNS
+                                        " FROM grants WHERE id = ?"));
+    RETURN_IF_ERROR(stmt->BindText(1, id));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get grant"));
+    if (!row) return absl::NotFoundError(absl::StrCat("no grant with id ", id));
+    return ReadGrant(*stmt);
+  }
+
+  absl::Status UpdateGrant(absl::string_view id, int64_t uses_left,
+                           absl::string_view hashes, bool revoked) override {
+    RETURN_IF_ERROR(CheckWritable("UpdateGrant"));
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("UPDATE grants SET uses_left = ?, hashes = ?, "
+                             "revoked = ? WHERE id = ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, uses_left));
+    RETURN_IF_ERROR(stmt->BindText(2, hashes));
+    RETURN_IF_ERROR(stmt->BindInt64(3, revoked ? 1 : 0));
+    RETURN_IF_ERROR(stmt->BindText(4, id));
+    RETURN_IF_ERROR(StepDone(*stmt, absl::StrCat("update grant ", id)));
+    if (sqlite3_changes(conn_.db()) == 0) {
+      return absl::NotFoundError(absl::StrCat("no grant with id ", id));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> RevokeGrantsWithParent(
+      absl::string_view parent) override {
+    RETURN_IF_ERROR(CheckWritable("RevokeGrantsWithParent"));
+    if (parent.empty()) {
+      return absl::InvalidArgumentError(
+          "revoke grants with parent: empty parent");
+    }
+    ASSIGN_OR_RETURN(auto stmt, Prepare("UPDATE grants SET revoked = 1 "
+                                        "WHERE parent = ? AND revoked = 0"));
+    RETURN_IF_ERROR(stmt->BindText(1, parent));
+    RETURN_IF_ERROR(
+        StepDone(*stmt, absl::StrCat("revoke grants with parent ", parent)));
+    return static_cast<int64_t>(sqlite3_changes(conn_.db()));
+  }
+
+  absl::StatusOr<int64_t> DeleteExpiredGrants(absl::Time now) override {
+    RETURN_IF_ERROR(CheckWritable("DeleteExpiredGrants"));
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("DELETE FROM grants WHERE expires_us < ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, MicrosCeiling(now)));
+    RETURN_IF_ERROR(StepDone(*stmt, "delete expired grants"));
+    return static_cast<int64_t>(sqlite3_changes(conn_.db()));
+  }
+
+  absl::Status PutFactor(const FactorRecord& factor) override {
+    RETURN_IF_ERROR(CheckWritable("PutFactor"));
+    if (!IsFactorKind(factor.kind)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("put factor of user ", factor.user_id,
+                       ": unknown kind \"", factor.kind, "\""));
+    }
+    // The foreign key gives FailedPrecondition for an unknown user.
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("INSERT INTO factors(" INKAN_FACTOR_COLUMNS
+                ") VALUES(?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(user_id, kind) DO UPDATE SET "
+                "secret = excluded.secret, "
+                "certificate = excluded.certificate, "
+                "last_step = excluded.last_step, "
+                "failed_tries = excluded.failed_tries, "
+                "locked = excluded.locked, created_us = excluded.created_us"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, factor.user_id));
+    RETURN_IF_ERROR(stmt->BindText(2, factor.kind));
+    RETURN_IF_ERROR(stmt->BindBlob(3, factor.secret));
+    RETURN_IF_ERROR(stmt->BindBlob(4, factor.certificate));
+    RETURN_IF_ERROR(stmt->BindInt64(5, factor.last_step));
+    RETURN_IF_ERROR(stmt->BindInt64(6, factor.failed_tries));
+    RETURN_IF_ERROR(stmt->BindInt64(7, factor.locked ? 1 : 0));
+    RETURN_IF_ERROR(stmt->BindInt64(8, absl::ToUnixMicros(factor.created)));
+    return StepDone(*stmt, absl::StrCat("put ", factor.kind, " factor of user ",
+                                        factor.user_id));
+  }
+
+  absl::StatusOr<FactorRecord> GetFactor(int64_t user_id,
+                                         absl::string_view kind) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("SELECT " INKAN_FACTOR_COLUMNS
+                             " FROM factors WHERE user_id = ? AND kind = ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, user_id));
+    RETURN_IF_ERROR(stmt->BindText(2, kind));
+    ASSIGN_OR_RETURN(bool row, Step(*stmt, "get factor"));
+    if (!row) return FactorNotFound(user_id, kind);
+    return ReadFactor(*stmt);
+  }
+
+  absl::StatusOr<std::vector<FactorRecord>> ListFactors(
+      int64_t user_id) override {
+    RETURN_IF_ERROR(CheckUsable());
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("SELECT " INKAN_FACTOR_COLUMNS
+                             " FROM factors WHERE user_id = ? ORDER BY kind"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, user_id));
+    std::vector<FactorRecord> factors;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, Step(*stmt, "list factors"));
+      if (!row) break;
+      factors.push_back(ReadFactor(*stmt));
+    }
+    return factors;
+  }
+
+  absl::Status UpdateFactorState(int64_t user_id, absl::string_view kind,
+                                 int64_t last_step, int failed_tries,
+                                 bool locked) override {
+    RETURN_IF_ERROR(CheckWritable("UpdateFactorState"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        Prepare("UPDATE factors SET last_step = ?, failed_tries = ?, "
+                "locked = ? WHERE user_id = ? AND kind = ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, last_step));
+    RETURN_IF_ERROR(stmt->BindInt64(2, failed_tries));
+    RETURN_IF_ERROR(stmt->BindInt64(3, locked ? 1 : 0));
+    RETURN_IF_ERROR(stmt->BindInt64(4, user_id));
+    RETURN_IF_ERROR(stmt->BindText(5, kind));
+    RETURN_IF_ERROR(StepDone(
+        *stmt, absl::StrCat("update ", kind, " factor of user ", user_id)));
+    if (sqlite3_changes(conn_.db()) == 0) return FactorNotFound(user_id, kind);
+    return absl::OkStatus();
+  }
+
   absl::Status AppendAuditEntry(const AuditEntryRow& row) override {
     RETURN_IF_ERROR(CheckWritable("AppendAuditEntry"));
     int64_t last = 0;
@@ -956,6 +1340,11 @@ class SqliteTransaction : public Transaction {
     return stmt.BindInt64(index, absl::ToUnixMicros(t));
   }
 
+  static absl::Status FactorNotFound(int64_t user_id, absl::string_view kind) {
+    return absl::NotFoundError(
+        absl::StrCat("no ", kind, " factor for user ", user_id));
+  }
+
   static CheckpointRow ReadCheckpoint(Stmt& stmt) {
     CheckpointRow row;
     row.tree_size = stmt.ColumnInt64(0);
@@ -977,6 +1366,26 @@ class SqliteTransaction : public Transaction {
 
   absl::StatusOr<std::unique_ptr<Stmt>> Prepare(absl::string_view sql) {
     return conn_.Prepare(sql);
+  }
+
+  // Runs `fn`, a write of several statements, inside a savepoint: if it
+  // fails, none of its statements stay, so a caller that handles the error
+  // and commits the rest never keeps half of it.
+  absl::Status Atomically(absl::FunctionRef<absl::Status()> fn) {
+    RETURN_IF_ERROR(conn_.Exec("SAVEPOINT inkan_write", "savepoint"));
+    absl::Status status = fn();
+    if (!conn_.InTransaction()) return status;  // SQLite rolled back it all
+    if (!status.ok()) {
+      absl::Status undone =
+          conn_.Exec("ROLLBACK TO inkan_write", "roll back to savepoint");
+      if (!undone.ok()) {
+        aborted_ = undone;
+        return status;
+      }
+    }
+    absl::Status released = conn_.Exec("RELEASE inkan_write", "release");
+    if (!released.ok()) aborted_ = released;
+    return status.ok() ? released : status;
   }
 
   // Steps and, on error, notices whether SQLite abandoned the transaction.
@@ -1149,6 +1558,9 @@ class SqliteStore : public Store {
 #undef INKAN_OPERATOR_COLUMNS
 #undef INKAN_CEREMONY_REQUEST_COLUMNS
 #undef INKAN_CERTIFICATE_COLUMNS
+#undef INKAN_CLIENT_COLUMNS
+#undef INKAN_GRANT_COLUMNS
+#undef INKAN_FACTOR_COLUMNS
 
 }  // namespace
 

@@ -29,6 +29,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 
+// PRAGMA user_version of a database this binary opened.
+constexpr char kCurrentSchemaVersion[] = "4";
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
                          testing::Values(StoreContractParam{
                              "Sqlite", &ScratchSqliteStore::New}),
@@ -173,7 +176,8 @@ TEST_F(SqliteStoreTest, UsesWalModeAndVersionedSchema) {
   ASSERT_NE(store, nullptr);
   RawDb raw(DbPath());
   EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
-  EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("3"));
+  EXPECT_THAT(raw.Column("PRAGMA user_version"),
+              ElementsAre(kCurrentSchemaVersion));
 }
 
 TEST_F(SqliteStoreTest, SchemaHasTheDocumentedTablesAndColumns) {
@@ -232,6 +236,55 @@ TEST_F(SqliteStoreTest, SchemaHasTheDocumentedTablesAndColumns) {
       raw.Column(
           "SELECT name FROM pragma_index_info('certificates_by_revocation')"),
       ElementsAre("revoked", "revoked_us"));
+  // Version 4 (issue 4).
+  EXPECT_THAT(
+      raw.Column("SELECT name FROM pragma_table_info('clients')"),
+      ElementsAre("client_id", "name", "secret_hash", "created_us", "active"));
+  EXPECT_THAT(
+      raw.Column("SELECT name FROM pragma_table_info('client_redirect_uris')"),
+      ElementsAre("client_id", "seq", "uri"));
+  EXPECT_THAT(raw.Column("SELECT name FROM pragma_table_info("
+                         "'client_redirect_uris') WHERE pk > 0 ORDER BY pk"),
+              ElementsAre("client_id", "seq"));
+  EXPECT_THAT(
+      raw.Column("SELECT \"table\" || '.' || \"to\" || ' <- ' || \"from\" "
+                 "FROM pragma_foreign_key_list('client_redirect_uris')"),
+      ElementsAre("clients.client_id <- client_id"));
+  EXPECT_THAT(raw.Column("SELECT name FROM pragma_table_info('grants')"),
+              ElementsAre("id", "kind", "user_id", "client_id", "scope",
+                          "credential_id", "hashes", "uses_left", "parent",
+                          "data", "created_us", "expires_us", "revoked"));
+  EXPECT_THAT(
+      raw.Column("SELECT name FROM pragma_table_info('grants') WHERE pk = 1"),
+      ElementsAre("id"));
+  EXPECT_THAT(
+      raw.Column("SELECT \"table\" || '.' || \"to\" || ' <- ' || \"from\" "
+                 "FROM pragma_foreign_key_list('grants')"),
+      ElementsAre("users.id <- user_id"));
+  EXPECT_THAT(
+      raw.Column("SELECT name FROM pragma_index_info('grants_by_parent')"),
+      ElementsAre("parent"));
+  EXPECT_THAT(
+      raw.Column("SELECT name FROM pragma_index_info('grants_by_expiry')"),
+      ElementsAre("expires_us"));
+  EXPECT_THAT(raw.Column("SELECT name FROM pragma_table_info('factors')"),
+              ElementsAre("user_id", "kind", "secret", "certificate",
+                          "last_step", "failed_tries", "locked", "created_us"));
+  EXPECT_THAT(raw.Column("SELECT name FROM pragma_table_info('factors') "
+                         "WHERE pk > 0 ORDER BY pk"),
+              ElementsAre("user_id", "kind"));
+  EXPECT_THAT(
+      raw.Column("SELECT \"table\" || '.' || \"to\" || ' <- ' || \"from\" "
+                 "FROM pragma_foreign_key_list('factors')"),
+      ElementsAre("users.id <- user_id"));
+  // Every new column is NOT NULL.
+  for (const char* table :
+       {"clients", "client_redirect_uris", "grants", "factors"}) {
+    EXPECT_THAT(raw.Column(std::string("SELECT name FROM pragma_table_info('") +
+                           table + "') WHERE \"notnull\" = 0"),
+                testing::IsEmpty())
+        << table;
+  }
 }
 
 TEST_F(SqliteStoreTest, StoresTimesAsUnixMicros) {
@@ -314,6 +367,113 @@ TEST_F(SqliteStoreTest, StoresUnsetRevocationTimeAsNull) {
               ElementsAre("1798761600123456 1 9"));
 }
 
+TEST_F(SqliteStoreTest, StoresGrantsAndFactorsAsPlainRows) {
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Transact(
+                  TxMode::kReadWrite,
+                  [](Transaction& tx) -> absl::Status {
+                    ASSIGN_OR_RETURN(int64_t user,
+                                     tx.InsertUser({.name = "alice"}));
+                    RETURN_IF_ERROR(tx.InsertClient(
+                        {.client_id = "app",
+                         .name = "App",
+                         .redirect_uris = {"https://b/cb", "https://a/c,b d"},
+                         .created = absl::FromUnixMicros(3)}));
+                    RETURN_IF_ERROR(tx.InsertGrant(
+                        {.id = "g1",
+                         .kind = "sad",
+                         .user_id = user,
+                         .hashes = "a,b",
+                         .uses_left = 2,
+                         .parent = "p",
+                         .created = absl::FromUnixMicros(1798761600123456),
+                         .expires = absl::FromUnixMicros(1798761900654321)}));
+                    return tx.PutFactor({.user_id = user,
+                                         .kind = "totp",
+                                         .secret = std::string("\x00s", 2),
+                                         .created = absl::FromUnixMicros(9)});
+                  }),
+              IsOk());
+  RawDb raw(DbPath());
+  EXPECT_THAT(raw.Column("SELECT seq || ' ' || uri FROM client_redirect_uris "
+                         "WHERE client_id = 'app' ORDER BY seq"),
+              ElementsAre("0 https://b/cb", "1 https://a/c,b d"));
+  EXPECT_THAT(raw.Column("SELECT kind || ' ' || created_us || ' ' || "
+                         "expires_us || ' ' || uses_left || ' ' || revoked "
+                         "FROM grants"),
+              ElementsAre("sad 1798761600123456 1798761900654321 2 0"));
+  EXPECT_THAT(
+      raw.Column("SELECT hex(secret) || ' ' || typeof(secret) || ' ' || "
+                 "typeof(certificate) || ' ' || last_step || ' ' || "
+                 "created_us FROM factors"),
+      ElementsAre("0073 blob blob -1 9"));
+}
+
+TEST_F(SqliteStoreTest, SchemaRefusesUnknownKindsAndUsers) {
+  // What the code checks, the schema checks too (for rows written by hand).
+  Open().reset();
+  RawDb raw(DbPath());
+  ASSERT_EQ(raw.Exec("PRAGMA foreign_keys = ON;"
+                     "INSERT INTO users(name, created_us) VALUES('alice', 1)"),
+            SQLITE_OK);
+  const std::string grant =
+      "INSERT INTO grants(id, kind, user_id, client_id, scope, credential_id, "
+      "hashes, uses_left, parent, data, created_us, expires_us) VALUES";
+  EXPECT_EQ(raw.Exec(grant + "('g1', 'bearer', 1, '', '', '', '', 0, '', '', "
+                             "0, 0)"),
+            SQLITE_CONSTRAINT);
+  EXPECT_EQ(raw.Exec(grant + "('g1', 'access', 99, '', '', '', '', 0, '', '', "
+                             "0, 0)"),
+            SQLITE_CONSTRAINT);
+  EXPECT_EQ(raw.Exec(grant + "('g1', 'access', 1, '', '', '', '', 0, '', '', "
+                             "0, 0)"),
+            SQLITE_OK);
+  const std::string factor =
+      "INSERT INTO factors(user_id, kind, secret, certificate, created_us) "
+      "VALUES";
+  EXPECT_EQ(raw.Exec(factor + "(1, 'sms', x'', x'', 0)"), SQLITE_CONSTRAINT);
+  EXPECT_EQ(raw.Exec(factor + "(99, 'totp', x'', x'', 0)"), SQLITE_CONSTRAINT);
+  EXPECT_EQ(raw.Exec(factor + "(1, 'card', x'', x'', 0)"), SQLITE_OK);
+  EXPECT_EQ(raw.Exec("INSERT INTO client_redirect_uris(client_id, seq, uri) "
+                     "VALUES('nobody', 0, 'https://a/cb')"),
+            SQLITE_CONSTRAINT);
+}
+
+TEST_F(SqliteStoreTest, FailedClientInsertLeavesNoRowsBehind) {
+  // A client's rows go in together or not at all, even when the caller
+  // handles the error and commits: here the second redirect URI collides
+  // with a stray row written behind the store's back.
+  Open().reset();
+  {
+    RawDb raw(DbPath());
+    ASSERT_EQ(raw.Exec("PRAGMA foreign_keys = OFF;"
+                       "INSERT INTO client_redirect_uris(client_id, seq, uri) "
+                       "VALUES('app', 1, 'stray')"),
+              SQLITE_OK);
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Transact(
+                  TxMode::kReadWrite,
+                  [](Transaction& tx) -> absl::Status {
+                    EXPECT_THAT(tx.InsertClient({.client_id = "app",
+                                                 .redirect_uris = {"a", "b"}}),
+                                StatusIs(absl::StatusCode::kAlreadyExists));
+                    EXPECT_THAT(tx.GetClient("app"),
+                                StatusIs(absl::StatusCode::kNotFound));
+                    return tx.InsertClient(
+                        {.client_id = "other", .redirect_uris = {"c"}});
+                  }),
+              IsOk());
+  RawDb raw(DbPath());
+  EXPECT_THAT(raw.Column("SELECT client_id FROM clients"),
+              ElementsAre("other"));
+  EXPECT_THAT(raw.Column("SELECT client_id || ' ' || seq || ' ' || uri "
+                         "FROM client_redirect_uris ORDER BY client_id"),
+              ElementsAre("app 1 stray", "other 0 c"));
+}
+
 // The version-1 schema exactly as released (kMigrations[0]); a copy, so that
 // later edits to the migration list cannot change what this test starts from.
 constexpr char kSchemaV1[] = R"sql(
@@ -374,6 +534,26 @@ constexpr char kSchemaV2Step[] = R"sql(
         UNIQUE(request_id, operator_name));
     )sql";
 
+// The version-3 step exactly as released (kMigrations[2]); applied on top of
+// kSchemaV1 and kSchemaV2Step, it gives the version-3 schema.
+constexpr char kSchemaV3Step[] = R"sql(
+      CREATE TABLE certificates(
+        serial TEXT PRIMARY KEY,
+        credential_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        der BLOB NOT NULL,
+        not_before_us INTEGER NOT NULL,
+        not_after_us INTEGER NOT NULL,
+        issued_us INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        revoked_us INTEGER,
+        reason INTEGER NOT NULL DEFAULT 0);
+      CREATE INDEX certificates_by_credential
+        ON certificates(credential_id);
+      CREATE INDEX certificates_by_revocation
+        ON certificates(revoked, revoked_us);
+    )sql";
+
 // Every schema object with its SQL, whitespace collapsed, sorted.
 std::vector<std::string> SchemaOf(RawDb& raw) {
   std::vector<std::string> objects = raw.Column(
@@ -411,7 +591,8 @@ TEST_F(SqliteStoreTest, MigratesVersion1DatabaseToCurrentVersion) {
   ASSERT_NE(store, nullptr);
   {
     RawDb raw(DbPath());
-    EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("3"));
+    EXPECT_THAT(raw.Column("PRAGMA user_version"),
+                ElementsAre(kCurrentSchemaVersion));
     EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
   }
   // The old rows are intact and the new tables work, foreign keys included.
@@ -465,7 +646,7 @@ TEST_F(SqliteStoreTest, MigratesVersion1DatabaseToCurrentVersion) {
   EXPECT_EQ(schema, SchemaOf(fresh));
 }
 
-TEST_F(SqliteStoreTest, MigratesVersion2DatabaseToVersion3) {
+TEST_F(SqliteStoreTest, MigratesVersion2DatabaseToCurrentVersion) {
   {
     // A database as a version-2 binary left it, with some rows.
     RawDb raw(DbPath(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -492,7 +673,8 @@ TEST_F(SqliteStoreTest, MigratesVersion2DatabaseToVersion3) {
   ASSERT_NE(store, nullptr);
   {
     RawDb raw(DbPath());
-    EXPECT_THAT(raw.Column("PRAGMA user_version"), ElementsAre("3"));
+    EXPECT_THAT(raw.Column("PRAGMA user_version"),
+                ElementsAre(kCurrentSchemaVersion));
     EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
   }
   // The old rows are intact and the new table works.
@@ -540,6 +722,107 @@ TEST_F(SqliteStoreTest, MigratesVersion2DatabaseToVersion3) {
   std::vector<std::string> schema = SchemaOf(migrated);
   EXPECT_THAT(schema,
               testing::Contains(HasSubstr("certificates_by_revocation")));
+  EXPECT_EQ(schema, SchemaOf(fresh));
+}
+
+TEST_F(SqliteStoreTest, MigratesVersion3DatabaseToCurrentVersion) {
+  {
+    // A database as a version-3 binary left it, with some rows.
+    RawDb raw(DbPath(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_EQ(raw.Exec(kSchemaV1), SQLITE_OK);
+    ASSERT_EQ(raw.Exec(kSchemaV2Step), SQLITE_OK);
+    ASSERT_EQ(raw.Exec(kSchemaV3Step), SQLITE_OK);
+    ASSERT_EQ(
+        raw.Exec(
+            "INSERT INTO users(name, created_us) VALUES('alice', 7);"
+            "INSERT INTO credentials(id, user_id, algorithm, "
+            "backend, public_key, sealed_key, created_us) "
+            "VALUES('c0', 1, 'ec-p256', 'software', x'30', x'00', 7);"
+            "INSERT INTO meta(key, value) VALUES('log_id', 'x');"
+            "INSERT INTO audit_log(seq, entry, leaf_hash) "
+            "VALUES(1, '{}', x'00');"
+            "INSERT INTO audit_checkpoint(tree_size, note, signature) "
+            "VALUES(1, 'n', x'01');"
+            "INSERT INTO operators(name, public_key, created_us) "
+            "VALUES('op1', x'30', 8);"
+            "INSERT INTO ceremony_requests(id, canonical, operation, "
+            "proposer, created_us, expires_us) "
+            "VALUES('r1', '{}', 'ca.init', 'op1', 8, 9);"
+            "INSERT INTO ceremony_approvals(request_id, operator_name, "
+            "signature, at_us) VALUES('r1', 'op1', x'00', 8);"
+            "INSERT INTO certificates(serial, credential_id, subject, der, "
+            "not_before_us, not_after_us, issued_us, revoked, revoked_us, "
+            "reason) VALUES('0a', 'c0', 'CN=a', x'30', 1, 2, 1, 1, 5, 4);"
+            "PRAGMA user_version = 3;"),
+        SQLITE_OK);
+  }
+  std::unique_ptr<Store> store = Open();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(DbPath());
+    EXPECT_THAT(raw.Column("PRAGMA user_version"),
+                ElementsAre(kCurrentSchemaVersion));
+    EXPECT_THAT(raw.Column("PRAGMA journal_mode"), ElementsAre("wal"));
+  }
+  // The old rows are intact and the new tables work, foreign keys included.
+  ASSERT_THAT(
+      store->Transact(
+          TxMode::kReadWrite,
+          [](Transaction& tx) -> absl::Status {
+            EXPECT_THAT(tx.GetUserByName("alice"),
+                        IsOkAndHolds(testing::Field(&UserRecord::id, 1)));
+            EXPECT_THAT(tx.GetCredential("c0"), IsOk());
+            EXPECT_THAT(tx.GetMeta("log_id"),
+                        IsOkAndHolds(Optional(std::string("x"))));
+            EXPECT_THAT(tx.AuditEntryCount(), IsOkAndHolds(1));
+            EXPECT_THAT(tx.LatestCheckpoint(),
+                        IsOkAndHolds(Optional(
+                            testing::Field(&CheckpointRow::tree_size, 1))));
+            EXPECT_THAT(tx.GetOperator("op1"), IsOk());
+            EXPECT_THAT(tx.ListApprovals("r1"),
+                        IsOkAndHolds(testing::SizeIs(1)));
+            EXPECT_THAT(
+                tx.GetCertificate("0a"),
+                IsOkAndHolds(testing::Field(&CertificateRecord::reason, 4)));
+            EXPECT_THAT(tx.ListClients(), IsOkAndHolds(testing::IsEmpty()));
+            EXPECT_THAT(tx.ListFactors(1), IsOkAndHolds(testing::IsEmpty()));
+            RETURN_IF_ERROR(tx.InsertClient(
+                {.client_id = "app", .redirect_uris = {"https://a/cb"}}));
+            EXPECT_THAT(
+                tx.InsertGrant({.id = "g0", .kind = "access", .user_id = 2}),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+            RETURN_IF_ERROR(tx.InsertGrant(
+                {.id = "g1", .kind = "access", .user_id = 1, .parent = "p"}));
+            EXPECT_THAT(tx.PutFactor({.user_id = 2, .kind = "totp"}),
+                        StatusIs(absl::StatusCode::kFailedPrecondition));
+            return tx.PutFactor({.user_id = 1, .kind = "totp"});
+          }),
+      IsOk());
+  store.reset();
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Transact(TxMode::kReadOnly,
+                              [](Transaction& tx) -> absl::Status {
+                                EXPECT_THAT(tx.GetClient("app"),
+                                            IsOkAndHolds(testing::Field(
+                                                &ClientRecord::redirect_uris,
+                                                ElementsAre("https://a/cb"))));
+                                EXPECT_THAT(tx.GetGrant("g1"), IsOk());
+                                EXPECT_THAT(tx.ListFactors(1),
+                                            IsOkAndHolds(testing::SizeIs(1)));
+                                return absl::OkStatus();
+                              }),
+              IsOk());
+
+  // A migrated database has the same schema as a fresh one.
+  ScratchDir fresh_dir;
+  ASSERT_FALSE(fresh_dir.path().empty());
+  const std::string fresh_path = fresh_dir.path() + "/fresh.db";
+  ASSERT_THAT(OpenSqliteStore(fresh_path), IsOk());
+  RawDb migrated(DbPath());
+  RawDb fresh(fresh_path);
+  std::vector<std::string> schema = SchemaOf(migrated);
+  EXPECT_THAT(schema, testing::Contains(HasSubstr("grants_by_expiry")));
   EXPECT_EQ(schema, SchemaOf(fresh));
 }
 

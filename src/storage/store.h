@@ -267,10 +267,14 @@ class Transaction {
   // a token). NotFound for an unknown id.
   virtual absl::Status UpdateGrant(absl::string_view id, int64_t uses_left,
                                    absl::string_view hashes, bool revoked) = 0;
-  // Revokes every grant whose parent is `parent`; returns how many changed.
+  // Revokes every grant whose parent is `parent` (its direct children only);
+  // returns how many changed (ones revoked before do not count).
+  // InvalidArgument if `parent` is empty: that would name every grant that
+  // has no parent.
   virtual absl::StatusOr<int64_t> RevokeGrantsWithParent(
       absl::string_view parent) = 0;
-  // Deletes grants whose expiry is before `now`; returns how many.
+  // Deletes grants whose expiry is before `now` (one expiring exactly at
+  // `now` stays); returns how many.
   virtual absl::StatusOr<int64_t> DeleteExpiredGrants(absl::Time now) = 0;
 
   // Possession factors. PutFactor inserts or replaces the (user, kind) row;

@@ -146,6 +146,70 @@ std::vector<std::string> Serials(const std::vector<CertificateRecord>& certs) {
   return out;
 }
 
+ClientRecord Client(std::string client_id) {
+  ClientRecord client;
+  client.name = "App " + client_id;
+  client.redirect_uris = {"https://" + client_id + ".example/cb",
+                          "http://127.0.0.1:8080/callback"};
+  client.secret_hash = std::string(64, 'c');
+  client.client_id = std::move(client_id);
+  client.created = kT0 + absl::Minutes(5);
+  return client;
+}
+
+GrantRecord Grant(std::string id, int64_t user_id,
+                  std::string kind = "access") {
+  GrantRecord grant;
+  grant.id = std::move(id);
+  grant.kind = std::move(kind);
+  grant.user_id = user_id;
+  grant.client_id = "app1";
+  grant.scope = "service";
+  grant.created = kT0 + absl::Minutes(6);
+  grant.expires = grant.created + absl::Hours(1);
+  return grant;
+}
+
+FactorRecord Factor(int64_t user_id, std::string kind) {
+  FactorRecord factor;
+  factor.user_id = user_id;
+  if (kind == "totp") {
+    factor.secret = std::string("sealed\x00totp\x00", 12);
+  } else {
+    factor.certificate = std::string("\x30\x82\x00\x00", 4) + "card";
+  }
+  factor.kind = std::move(kind);
+  factor.created = kT0 + absl::Minutes(7);
+  return factor;
+}
+
+MATCHER_P(ClientIs, expected, "") {
+  return arg.client_id == expected.client_id && arg.name == expected.name &&
+         arg.redirect_uris == expected.redirect_uris &&
+         arg.secret_hash == expected.secret_hash &&
+         arg.created == expected.created && arg.active == expected.active;
+}
+
+MATCHER_P(GrantIs, expected, "") {
+  return arg.id == expected.id && arg.kind == expected.kind &&
+         arg.user_id == expected.user_id &&
+         arg.client_id == expected.client_id && arg.scope == expected.scope &&
+         arg.credential_id == expected.credential_id &&
+         arg.hashes == expected.hashes && arg.uses_left == expected.uses_left &&
+         arg.parent == expected.parent && arg.data == expected.data &&
+         arg.created == expected.created && arg.expires == expected.expires &&
+         arg.revoked == expected.revoked;
+}
+
+MATCHER_P(FactorIs, expected, "") {
+  return arg.user_id == expected.user_id && arg.kind == expected.kind &&
+         arg.secret == expected.secret &&
+         arg.certificate == expected.certificate &&
+         arg.last_step == expected.last_step &&
+         arg.failed_tries == expected.failed_tries &&
+         arg.locked == expected.locked && arg.created == expected.created;
+}
+
 MATCHER_P(EntryIs, expected, "") {
   return arg.seq == expected.seq && arg.entry == expected.entry &&
          arg.leaf_hash == expected.leaf_hash;
@@ -1530,6 +1594,747 @@ TEST_P(StoreContractTest, ReadOnlyTransactionRefusesCertificateWrites) {
             tx.ListCertificates(""),
             IsOkAndHolds(ElementsAre(CertificateIs(Certificate("0a", "c")))));
         EXPECT_THAT(tx.ListRevokedCertificates(), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+// --- Clients --------------------------------------------------------------
+
+TEST_P(StoreContractTest, ClientRoundTripsExactly) {
+  ClientRecord client = Client("app1");
+  // Several URIs, kept in the order given (not sorted), with the separators a
+  // naive encoding would split on; duplicates and an empty one kept too.
+  client.redirect_uris = {
+      "https://z.example/cb?a=1,b=2",
+      "https://a.example/with space/and,comma",
+      "app.custom:/cb;x=\"quoted\"\\back",
+      "https://a.example/with space/and,comma",
+      "",
+      "line\nbreak\ttab",
+  };
+  client.created = kT0 + absl::Microseconds(7);
+  ClientRecord pub = Client("public-app");
+  pub.secret_hash = "";  // a public client (PKCE only)
+  pub.redirect_uris.clear();
+  pub.active = false;  // inserted already removed: kept as given
+  ClientRecord one = Client("one");
+  one.redirect_uris = {"https://one.example/,"};
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertClient(client));
+                RETURN_IF_ERROR(tx.InsertClient(pub));
+                return tx.InsertClient(one);
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(ClientRecord got, tx.GetClient("app1"));
+        EXPECT_THAT(got, ClientIs(client));
+        EXPECT_THAT(
+            got.redirect_uris,
+            ElementsAre(client.redirect_uris[0], client.redirect_uris[1],
+                        client.redirect_uris[2], client.redirect_uris[3], "",
+                        client.redirect_uris[5]));
+        EXPECT_EQ(got.created, kT0 + absl::Microseconds(7));
+        EXPECT_THAT(tx.GetClient("public-app"), IsOkAndHolds(ClientIs(pub)));
+        EXPECT_THAT(tx.GetClient("one"), IsOkAndHolds(ClientIs(one)));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, DuplicateClientIdIsAlreadyExists) {
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.InsertClient(Client("app1")); }),
+      IsOk());
+  ClientRecord other = Client("app1");
+  other.name = "Impostor";
+  other.redirect_uris = {"https://evil.example/cb"};
+  EXPECT_THAT(Write([&](Transaction& tx) { return tx.InsertClient(other); }),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("app1")));
+  // Also when the caller handles the error and commits the rest: nothing of
+  // the duplicate stays (not even its redirect URIs).
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.InsertClient(other),
+                            StatusIs(absl::StatusCode::kAlreadyExists));
+                return tx.InsertClient(Client("app2"));
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetClient("app1"),
+                            IsOkAndHolds(ClientIs(Client("app1"))));
+                EXPECT_THAT(tx.ListClients(), IsOkAndHolds(ElementsAre(
+                                                  ClientIs(Client("app1")),
+                                                  ClientIs(Client("app2")))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, MissingClientIsNotFound) {
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(
+                    tx.GetClient("nobody"),
+                    StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+                EXPECT_THAT(tx.ListClients(), IsOkAndHolds(IsEmpty()));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.SetClientActive("nobody", false);
+              }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+}
+
+TEST_P(StoreContractTest, ListsClientsByIdAndSetsActive) {
+  ClientRecord b = Client("b-app");
+  b.redirect_uris = {"https://b.example/2", "https://b.example/1"};
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                // Inserted out of order.
+                RETURN_IF_ERROR(tx.InsertClient(Client("c-app")));
+                RETURN_IF_ERROR(tx.InsertClient(Client("a-app")));
+                return tx.InsertClient(b);
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.SetClientActive("a-app", false); }),
+      IsOk());
+  ClientRecord a = Client("a-app");
+  a.active = false;
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                // Removed clients are still listed, each with its own URIs.
+                EXPECT_THAT(tx.ListClients(), IsOkAndHolds(ElementsAre(
+                                                  ClientIs(a), ClientIs(b),
+                                                  ClientIs(Client("c-app")))));
+                EXPECT_THAT(tx.GetClient("a-app"), IsOkAndHolds(ClientIs(a)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  // Setting the flag it already has is not an error.
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.SetClientActive("a-app", false); }),
+      IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.SetClientActive("a-app", true); }),
+      IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetClient("a-app"),
+                            IsOkAndHolds(ClientIs(Client("a-app"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Grants ---------------------------------------------------------------
+
+TEST_P(StoreContractTest, GrantRoundTripsExactly) {
+  int64_t alice = 0;
+  GrantRecord sad;
+  GrantRecord code;
+  GrantRecord refresh;
+  ASSERT_THAT(
+      Write([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+        sad = Grant("5ad", alice, "sad");
+        sad.client_id = "";
+        sad.scope = "credential";
+        sad.credential_id = "cred1";
+        sad.hashes = "AAAA+/==,bbbb,zzzz";
+        sad.uses_left = 3;
+        sad.parent = "acce55";
+        sad.created = kT0 + absl::Microseconds(7);
+        sad.expires = kT0 + absl::Minutes(5) + absl::Microseconds(999999);
+        code = Grant("c0de", alice, "code");
+        code.uses_left = 1;
+        code.data =
+            "{\"code_challenge\":\"x\",\"redirect_uri\":\"https://a/cb\"}";
+        refresh = Grant("ref", alice, "refresh");
+        refresh.uses_left = -1;
+        refresh.revoked = true;  // inserted as given
+        refresh.expires = kT0 - absl::Microseconds(1);
+        RETURN_IF_ERROR(tx.InsertGrant(sad));
+        RETURN_IF_ERROR(tx.InsertGrant(code));
+        RETURN_IF_ERROR(tx.InsertGrant(refresh));
+        return tx.InsertGrant(Grant("acce55", alice));
+      }),
+      IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("5ad"), IsOkAndHolds(GrantIs(sad)));
+                EXPECT_THAT(tx.GetGrant("c0de"), IsOkAndHolds(GrantIs(code)));
+                EXPECT_THAT(tx.GetGrant("ref"), IsOkAndHolds(GrantIs(refresh)));
+                EXPECT_THAT(tx.GetGrant("acce55"),
+                            IsOkAndHolds(GrantIs(Grant("acce55", alice))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, GrantInsertErrors) {
+  int64_t alice = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                return tx.InsertGrant(Grant("g1", alice));
+              }),
+              IsOk());
+  // A taken id, even for another user and kind.
+  GrantRecord other = Grant("g1", alice, "refresh");
+  other.scope = "credential";
+  EXPECT_THAT(Write([&](Transaction& tx) { return tx.InsertGrant(other); }),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("g1")));
+  // An unknown user.
+  EXPECT_THAT(Write([&](Transaction& tx) {
+                return tx.InsertGrant(Grant("g2", alice + 100));
+              }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  // A kind that is not one of the four, checked first.
+  for (const char* kind : {"", "Access", "token", "sad ", "id"}) {
+    SCOPED_TRACE(kind);
+    EXPECT_THAT(Write([&](Transaction& tx) {
+                  return tx.InsertGrant(Grant("g3", alice, kind));
+                }),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("g3")));
+  }
+  EXPECT_THAT(Write([&](Transaction& tx) {
+                return tx.InsertGrant(Grant("g1", alice + 100, "bogus"));
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetGrant("g1"),
+                    IsOkAndHolds(GrantIs(Grant("g1", alice))));
+        EXPECT_THAT(tx.GetGrant("g2"), StatusIs(absl::StatusCode::kNotFound));
+        EXPECT_THAT(tx.GetGrant("g3"), StatusIs(absl::StatusCode::kNotFound));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  // Every kind of the four is accepted.
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                for (const char* kind : {"access", "refresh", "code", "sad"}) {
+                  RETURN_IF_ERROR(tx.InsertGrant(
+                      Grant(std::string("k-") + kind, alice, kind)));
+                }
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, MissingGrantIsNotFound) {
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(
+                    tx.GetGrant("dead"),
+                    StatusIs(absl::StatusCode::kNotFound, HasSubstr("dead")));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.UpdateGrant("dead", 0, "", true);
+              }),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("dead")));
+  ASSERT_THAT(Write([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.RevokeGrantsWithParent("dead"),
+                            IsOkAndHolds(Eq(0)));
+                EXPECT_THAT(tx.DeleteExpiredGrants(absl::InfiniteFuture()),
+                            IsOkAndHolds(Eq(0)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, UpdateGrantChangesOnlyItsFields) {
+  int64_t alice = 0;
+  GrantRecord sad;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                sad = Grant("5ad", alice, "sad");
+                sad.scope = "credential";
+                sad.credential_id = "cred1";
+                sad.hashes = "aaaa,bbbb,cccc";
+                sad.uses_left = 3;
+                sad.parent = "p";
+                sad.data = "{\"x\":1}";
+                RETURN_IF_ERROR(tx.InsertGrant(sad));
+                return tx.InsertGrant(Grant("other", alice));
+              }),
+              IsOk());
+  // Consuming the SAD one signature at a time.
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.UpdateGrant("5ad", 2, "aaaa,cccc", false);
+              }),
+              IsOk());
+  GrantRecord expected = sad;
+  expected.uses_left = 2;
+  expected.hashes = "aaaa,cccc";
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("5ad"),
+                            IsOkAndHolds(GrantIs(expected)));
+                EXPECT_THAT(tx.GetGrant("other"),
+                            IsOkAndHolds(GrantIs(Grant("other", alice))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.UpdateGrant("5ad", 0, "", true); }),
+      IsOk());
+  expected.uses_left = 0;
+  expected.hashes = "";
+  expected.revoked = true;
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("5ad"),
+                            IsOkAndHolds(GrantIs(expected)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  // It sets what it is given, -1 (unlimited) included.
+  ASSERT_THAT(Write([](Transaction& tx) {
+                return tx.UpdateGrant("other", -1, "h", false);
+              }),
+              IsOk());
+  GrantRecord other = Grant("other", alice);
+  other.uses_left = -1;
+  other.hashes = "h";
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("other"), IsOkAndHolds(GrantIs(other)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, RevokesGrantsWithParent) {
+  int64_t alice = 0;
+  int64_t bob = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                ASSIGN_OR_RETURN(bob, tx.InsertUser(User("bob")));
+                RETURN_IF_ERROR(tx.InsertGrant(Grant("p1", alice, "refresh")));
+                RETURN_IF_ERROR(tx.InsertGrant(Grant("p2", bob, "refresh")));
+                GrantRecord a = Grant("a", alice);
+                a.parent = "p1";
+                GrantRecord b = Grant("b", alice, "sad");
+                b.parent = "p1";
+                GrantRecord c = Grant("c", bob);  // another user's child
+                c.parent = "p1";
+                GrantRecord gone = Grant("gone", alice);
+                gone.parent = "p1";
+                gone.revoked = true;  // revoked before: does not count
+                GrantRecord grandchild = Grant("a.1", alice, "sad");
+                grandchild.parent = "a";
+                GrantRecord d = Grant("d", bob);
+                d.parent = "p2";
+                for (const GrantRecord& g : {a, b, c, gone, grandchild, d}) {
+                  RETURN_IF_ERROR(tx.InsertGrant(g));
+                }
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.RevokeGrantsWithParent("p1"), IsOkAndHolds(Eq(3)));
+        // Nothing left to change.
+        EXPECT_THAT(tx.RevokeGrantsWithParent("p1"), IsOkAndHolds(Eq(0)));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                for (const char* id : {"a", "b", "c", "gone"}) {
+                  SCOPED_TRACE(id);
+                  EXPECT_THAT(tx.GetGrant(id),
+                              IsOkAndHolds(Field(&GrantRecord::revoked, true)));
+                }
+                // Only direct children: not the parent, not grandchildren,
+                // not another parent's.
+                for (const char* id : {"p1", "a.1", "p2", "d"}) {
+                  SCOPED_TRACE(id);
+                  EXPECT_THAT(
+                      tx.GetGrant(id),
+                      IsOkAndHolds(Field(&GrantRecord::revoked, false)));
+                }
+                return absl::OkStatus();
+              }),
+              IsOk());
+  // An empty parent would name every grant without one.
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.RevokeGrantsWithParent("").status();
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("p1"),
+                            IsOkAndHolds(Field(&GrantRecord::revoked, false)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.RevokeGrantsWithParent("a"), IsOkAndHolds(Eq(1)));
+        EXPECT_THAT(tx.RevokeGrantsWithParent("p2"), IsOkAndHolds(Eq(1)));
+        return absl::OkStatus();
+      }),
+      IsOk());
+}
+
+TEST_P(StoreContractTest, DeletesGrantsThatExpiredBeforeNow) {
+  const absl::Time now = kT0 + absl::Hours(10);
+  int64_t alice = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                auto expiring = [&](std::string id, absl::Time expires) {
+                  GrantRecord grant = Grant(std::move(id), alice);
+                  grant.created = kT0;
+                  grant.expires = expires;
+                  return grant;
+                };
+                RETURN_IF_ERROR(tx.InsertGrant(
+                    expiring("long-ago", now - absl::Hours(24 * 365))));
+                RETURN_IF_ERROR(tx.InsertGrant(
+                    expiring("just-before", now - absl::Microseconds(1))));
+                RETURN_IF_ERROR(tx.InsertGrant(expiring("at-now", now)));
+                RETURN_IF_ERROR(tx.InsertGrant(
+                    expiring("just-after", now + absl::Microseconds(1))));
+                GrantRecord revoked = expiring("revoked", now + absl::Hours(1));
+                revoked.revoked = true;  // revoked but not expired: kept
+                return tx.InsertGrant(revoked);
+              }),
+              IsOk());
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.DeleteExpiredGrants(now), IsOkAndHolds(Eq(2)));
+                EXPECT_THAT(tx.DeleteExpiredGrants(now), IsOkAndHolds(Eq(0)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(Read([](Transaction& tx) -> absl::Status {
+                for (const char* id : {"long-ago", "just-before"}) {
+                  SCOPED_TRACE(id);
+                  EXPECT_THAT(tx.GetGrant(id),
+                              StatusIs(absl::StatusCode::kNotFound));
+                }
+                for (const char* id : {"at-now", "just-after", "revoked"}) {
+                  SCOPED_TRACE(id);
+                  EXPECT_THAT(tx.GetGrant(id), IsOk());
+                }
+                return absl::OkStatus();
+              }),
+              IsOk());
+  // `now` finer than the stored microseconds: "before" is exact.
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.DeleteExpiredGrants(now + absl::Nanoseconds(1)),
+                            IsOkAndHolds(Eq(1)));
+                EXPECT_THAT(tx.GetGrant("at-now"),
+                            StatusIs(absl::StatusCode::kNotFound));
+                EXPECT_THAT(tx.GetGrant("just-after"), IsOk());
+                EXPECT_THAT(tx.DeleteExpiredGrants(absl::InfiniteFuture()),
+                            IsOkAndHolds(Eq(2)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, RollsBackGrantWritesWhenCallbackFails) {
+  int64_t alice = 0;
+  GrantRecord parent;
+  GrantRecord child;
+  GrantRecord old;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                parent = Grant("parent", alice, "refresh");
+                child = Grant("child", alice);
+                child.parent = "parent";
+                old = Grant("old", alice, "sad");
+                old.parent = "parent";
+                old.hashes = "h1,h2";
+                old.uses_left = 2;
+                old.expires = kT0;
+                RETURN_IF_ERROR(tx.InsertGrant(parent));
+                RETURN_IF_ERROR(tx.InsertGrant(child));
+                return tx.InsertGrant(old);
+              }),
+              IsOk());
+
+  absl::Status status = Write([&](Transaction& tx) -> absl::Status {
+    GrantRecord fresh = Grant("fresh", alice);
+    fresh.parent = "parent";
+    RETURN_IF_ERROR(tx.InsertGrant(fresh));
+    RETURN_IF_ERROR(tx.UpdateGrant("old", 1, "h2", false));
+    RETURN_IF_ERROR(tx.UpdateGrant("parent", 0, "", true));
+    EXPECT_THAT(tx.RevokeGrantsWithParent("parent"), IsOkAndHolds(Eq(3)));
+    // Deletes "old", changed twice above; then the rest, changed too.
+    EXPECT_THAT(tx.DeleteExpiredGrants(kT0 + absl::Seconds(1)),
+                IsOkAndHolds(Eq(1)));
+    RETURN_IF_ERROR(tx.UpdateGrant("fresh", 5, "x", false));
+    EXPECT_THAT(tx.DeleteExpiredGrants(absl::InfiniteFuture()),
+                IsOkAndHolds(Eq(3)));
+    EXPECT_THAT(tx.GetGrant("child"), StatusIs(absl::StatusCode::kNotFound));
+    return absl::AbortedError("caller gave up");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
+
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("fresh"),
+                            StatusIs(absl::StatusCode::kNotFound));
+                EXPECT_THAT(tx.GetGrant("parent"),
+                            IsOkAndHolds(GrantIs(parent)));
+                EXPECT_THAT(tx.GetGrant("child"), IsOkAndHolds(GrantIs(child)));
+                EXPECT_THAT(tx.GetGrant("old"), IsOkAndHolds(GrantIs(old)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+
+  // What was rolled back can be done again.
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertGrant(Grant("fresh", alice)));
+                EXPECT_THAT(tx.RevokeGrantsWithParent("parent"),
+                            IsOkAndHolds(Eq(2)));
+                EXPECT_THAT(tx.DeleteExpiredGrants(kT0 + absl::Seconds(1)),
+                            IsOkAndHolds(Eq(1)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("fresh"), IsOk());
+                EXPECT_THAT(tx.GetGrant("old"),
+                            StatusIs(absl::StatusCode::kNotFound));
+                EXPECT_THAT(tx.GetGrant("child"),
+                            IsOkAndHolds(Field(&GrantRecord::revoked, true)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Possession factors ---------------------------------------------------
+
+TEST_P(StoreContractTest, FactorRoundTripsAndPutReplaces) {
+  int64_t alice = 0;
+  FactorRecord totp;
+  FactorRecord card;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                totp = Factor(alice, "totp");
+                totp.created = kT0 + absl::Microseconds(7);
+                card = Factor(alice, "card");
+                card.certificate.clear();
+                for (int i = 0; i < 256; ++i) {
+                  card.certificate.push_back(static_cast<char>(i));
+                }
+                card.failed_tries = 2;
+                card.locked = true;
+                // Inserted out of kind order.
+                RETURN_IF_ERROR(tx.PutFactor(totp));
+                return tx.PutFactor(card);
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(FactorRecord got, tx.GetFactor(alice, "totp"));
+        EXPECT_THAT(got, FactorIs(totp));
+        EXPECT_EQ(got.last_step, -1);  // the default: none accepted
+        EXPECT_EQ(got.secret.size(), 12u);
+        EXPECT_THAT(tx.GetFactor(alice, "card"), IsOkAndHolds(FactorIs(card)));
+        EXPECT_THAT(tx.ListFactors(alice),
+                    IsOkAndHolds(ElementsAre(FactorIs(card), FactorIs(totp))));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  // A new authenticator replaces the old one, every field.
+  FactorRecord renewed = Factor(alice, "totp");
+  renewed.secret = "another sealed secret";
+  renewed.last_step = 12345;
+  renewed.failed_tries = 1;
+  renewed.locked = true;
+  renewed.created = kT0 + absl::Hours(5) + absl::Microseconds(3);
+  ASSERT_THAT(Write([&](Transaction& tx) { return tx.PutFactor(renewed); }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetFactor(alice, "totp"),
+                            IsOkAndHolds(FactorIs(renewed)));
+                EXPECT_THAT(tx.ListFactors(alice),
+                            IsOkAndHolds(ElementsAre(FactorIs(card),
+                                                     FactorIs(renewed))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, FactorErrors) {
+  int64_t alice = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                return tx.PutFactor(Factor(alice, "totp"));
+              }),
+              IsOk());
+  EXPECT_THAT(Write([&](Transaction& tx) {
+                return tx.PutFactor(Factor(alice + 100, "totp"));
+              }),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  for (const char* kind : {"", "sms", "TOTP", "card "}) {
+    SCOPED_TRACE(kind);
+    EXPECT_THAT(Write([&](Transaction& tx) {
+                  return tx.PutFactor(Factor(alice, kind));
+                }),
+                StatusIs(absl::StatusCode::kInvalidArgument));
+  }
+  // The kind is checked first.
+  EXPECT_THAT(Write([&](Transaction& tx) {
+                return tx.PutFactor(Factor(alice + 100, "sms"));
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.GetFactor(alice, "card"),
+                    StatusIs(absl::StatusCode::kNotFound, HasSubstr("card")));
+        EXPECT_THAT(tx.GetFactor(alice + 100, "totp"),
+                    StatusIs(absl::StatusCode::kNotFound));
+        EXPECT_THAT(tx.GetFactor(alice, "sms"),
+                    StatusIs(absl::StatusCode::kNotFound));
+        EXPECT_THAT(tx.ListFactors(alice),
+                    IsOkAndHolds(ElementsAre(FactorIs(Factor(alice, "totp")))));
+        EXPECT_THAT(tx.ListFactors(alice + 100), IsOkAndHolds(IsEmpty()));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  EXPECT_THAT(Write([&](Transaction& tx) {
+                return tx.UpdateFactorState(alice, "card", 1, 0, false);
+              }),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(Write([&](Transaction& tx) {
+                return tx.UpdateFactorState(alice + 100, "totp", 1, 0, false);
+              }),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_P(StoreContractTest, UpdatesFactorState) {
+  int64_t alice = 0;
+  int64_t bob = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                ASSIGN_OR_RETURN(bob, tx.InsertUser(User("bob")));
+                RETURN_IF_ERROR(tx.PutFactor(Factor(alice, "totp")));
+                RETURN_IF_ERROR(tx.PutFactor(Factor(alice, "card")));
+                return tx.PutFactor(Factor(bob, "totp"));
+              }),
+              IsOk());
+  ASSERT_THAT(Write([&](Transaction& tx) {
+                return tx.UpdateFactorState(alice, "totp", 59958720, 3, true);
+              }),
+              IsOk());
+  FactorRecord expected = Factor(alice, "totp");
+  expected.last_step = 59958720;
+  expected.failed_tries = 3;
+  expected.locked = true;
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetFactor(alice, "totp"),
+                            IsOkAndHolds(FactorIs(expected)));
+                EXPECT_THAT(tx.GetFactor(alice, "card"),
+                            IsOkAndHolds(FactorIs(Factor(alice, "card"))));
+                EXPECT_THAT(tx.GetFactor(bob, "totp"),
+                            IsOkAndHolds(FactorIs(Factor(bob, "totp"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(Write([&](Transaction& tx) {
+                return tx.UpdateFactorState(alice, "totp", -1, 0, false);
+              }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetFactor(alice, "totp"),
+                            IsOkAndHolds(FactorIs(Factor(alice, "totp"))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+// --- Client and factor writes in transactions -----------------------------
+
+TEST_P(StoreContractTest, RollsBackClientAndFactorWritesWhenCallbackFails) {
+  int64_t alice = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                RETURN_IF_ERROR(tx.InsertClient(Client("app1")));
+                return tx.PutFactor(Factor(alice, "totp"));
+              }),
+              IsOk());
+  absl::Status status = Write([&](Transaction& tx) -> absl::Status {
+    RETURN_IF_ERROR(tx.InsertClient(Client("app2")));
+    RETURN_IF_ERROR(tx.SetClientActive("app1", false));
+    RETURN_IF_ERROR(tx.UpdateFactorState(alice, "totp", 7, 1, false));
+    FactorRecord replaced = Factor(alice, "totp");
+    replaced.secret = "new";
+    RETURN_IF_ERROR(tx.PutFactor(replaced));
+    RETURN_IF_ERROR(tx.UpdateFactorState(alice, "totp", 8, 2, true));
+    RETURN_IF_ERROR(tx.PutFactor(Factor(alice, "card")));
+    RETURN_IF_ERROR(tx.UpdateFactorState(alice, "card", 0, 1, false));
+    return absl::AbortedError("caller gave up");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.ListClients(),
+                    IsOkAndHolds(ElementsAre(ClientIs(Client("app1")))));
+        EXPECT_THAT(tx.ListFactors(alice),
+                    IsOkAndHolds(ElementsAre(FactorIs(Factor(alice, "totp")))));
+        return absl::OkStatus();
+      }),
+      IsOk());
+  // What was rolled back can be done again.
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.InsertClient(Client("app2")));
+                return tx.PutFactor(Factor(alice, "card"));
+              }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.ListClients(), IsOkAndHolds(testing::SizeIs(2)));
+                EXPECT_THAT(tx.ListFactors(alice),
+                            IsOkAndHolds(testing::SizeIs(2)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
+TEST_P(StoreContractTest, ReadOnlyTransactionRefusesClientGrantFactorWrites) {
+  int64_t alice = 0;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                RETURN_IF_ERROR(tx.InsertClient(Client("app1")));
+                GrantRecord grant = Grant("g1", alice);
+                grant.parent = "p";
+                grant.expires = kT0;
+                RETURN_IF_ERROR(tx.InsertGrant(grant));
+                return tx.PutFactor(Factor(alice, "totp"));
+              }),
+              IsOk());
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                constexpr auto kRefused = absl::StatusCode::kFailedPrecondition;
+                EXPECT_THAT(tx.InsertClient(Client("app2")),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.SetClientActive("app1", false),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.InsertGrant(Grant("g2", alice)),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.UpdateGrant("g1", 0, "", true),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.RevokeGrantsWithParent("p"),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.DeleteExpiredGrants(absl::InfiniteFuture()),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.PutFactor(Factor(alice, "card")),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                EXPECT_THAT(tx.UpdateFactorState(alice, "totp", 1, 1, true),
+                            StatusIs(kRefused, HasSubstr("read-only")));
+                // Reads still work.
+                EXPECT_THAT(tx.GetClient("app1"), IsOk());
+                EXPECT_THAT(tx.ListClients(), IsOk());
+                EXPECT_THAT(tx.GetGrant("g1"), IsOk());
+                EXPECT_THAT(tx.GetFactor(alice, "totp"), IsOk());
+                EXPECT_THAT(tx.ListFactors(alice), IsOk());
+                return absl::OkStatus();
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Read([&](Transaction& tx) -> absl::Status {
+        EXPECT_THAT(tx.ListClients(),
+                    IsOkAndHolds(ElementsAre(ClientIs(Client("app1")))));
+        EXPECT_THAT(tx.GetGrant("g1"),
+                    IsOkAndHolds(Field(&GrantRecord::revoked, false)));
+        EXPECT_THAT(tx.GetGrant("g2"), StatusIs(absl::StatusCode::kNotFound));
+        EXPECT_THAT(tx.ListFactors(alice),
+                    IsOkAndHolds(ElementsAre(FactorIs(Factor(alice, "totp")))));
         return absl::OkStatus();
       }),
       IsOk());
