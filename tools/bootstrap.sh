@@ -13,6 +13,8 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # the HSM and the third-party tools the tests drive
   softhsm2 opensc openssl sqlite3 xxd curl
+  # the browser the consent-page tests drive (with npm's playwright-core)
+  chromium
 )
 
 missing=()

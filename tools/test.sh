@@ -5,5 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/build.sh build
+# The consent-page tests drive Debian's Chromium with npm's playwright-core
+# (pinned in test/browser/package-lock.json; no browser download).
+if [ ! -d test/browser/node_modules/playwright-core ]; then
+  (cd test/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 cd build
 ctest --output-on-failure -j "$(nproc)" "$@"

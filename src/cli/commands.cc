@@ -178,6 +178,42 @@ absl::Status CredentialCreate(const std::string& data, const std::string& user,
   return absl::OkStatus();
 }
 
+absl::Status ClientAdd(const std::string& data, const std::string& id,
+                       const std::vector<std::string>& redirect_uris,
+                       const std::string& secret_file) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  storage::ClientRecord c;
+  c.client_id = id;
+  c.name = id;
+  c.redirect_uris = redirect_uris;
+  c.created = absl::Now();
+  if (!secret_file.empty()) {
+    ASSIGN_OR_RETURN(SecretBytes secret, ReadSecretFile(secret_file));
+    std::string text(absl::StripTrailingAsciiWhitespace(secret.RevealString()));
+    c.secret_hash = HexEncode(crypto::Sha256(text));
+    CleanseMemory(text.data(), text.size());
+  }
+  RETURN_IF_ERROR(sam::AddClient(inst->store(), inst->log(), c, CliContext()));
+  Out(absl::StrCat("client ", id, " registered (",
+                   c.secret_hash.empty() ? "public: PKCE only" : "confidential",
+                   ")"));
+  return absl::OkStatus();
+}
+
+absl::Status ClientList(const std::string& data) {
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  return inst->store().Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(auto clients, tx.ListClients());
+        for (const auto& c : clients) {
+          Out(absl::StrCat(c.client_id, c.active ? "" : " (removed)",
+                           c.secret_hash.empty() ? " public" : " confidential",
+                           " ", absl::StrJoin(c.redirect_uris, " ")));
+        }
+        return absl::OkStatus();
+      });
+}
+
 absl::Status TotpEnroll(const std::string& data, const std::string& user,
                         const std::string& issuer) {
   ASSIGN_OR_RETURN(auto inst, OpenData(data));

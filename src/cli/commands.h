@@ -35,6 +35,12 @@ absl::Status UserList(const std::string& data);
 // through the API); 2 (default) only on the service's consent page.
 absl::Status CredentialCreate(const std::string& data, const std::string& user,
                               const std::string& alg, int scal);
+// OAuth 2.0 clients of the CSC API: registered with exact redirect URIs;
+// with `secret_file`, a confidential client (its secret's SHA-256 is kept).
+absl::Status ClientAdd(const std::string& data, const std::string& id,
+                       const std::vector<std::string>& redirect_uris,
+                       const std::string& secret_file);
+absl::Status ClientList(const std::string& data);
 // Enrolls (or replaces) the user's TOTP authenticator after their PIN (from
 // stdin/terminal); prints the otpauth:// URI once.
 absl::Status TotpEnroll(const std::string& data, const std::string& user,

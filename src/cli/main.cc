@@ -473,6 +473,28 @@ int main(int argc, char** argv) {
                         "service)");
   tls_issue->callback([&] { result = TlsIssue(data, tls_names, tls_shares); });
 
+  std::vector<std::string> redirect_uris;
+  std::string client_secret_file;
+  auto* client = app.add_subcommand("client", "applications using the CSC API")
+                     ->require_subcommand(1);
+  auto* client_add = client->add_subcommand(
+      "add", "register an OAuth 2.0 client with its redirect URIs");
+  data_opt(client_add);
+  client_add->add_option("id", name, "client_id")->required();
+  client_add
+      ->add_option("--redirect-uri", redirect_uris,
+                   "an exact redirect URI (repeat)")
+      ->required();
+  client_add->add_option("--secret-file", client_secret_file,
+                         "the client secret (confidential client); without it, "
+                         "a public client (PKCE only)");
+  client_add->callback([&] {
+    result = ClientAdd(data, name, redirect_uris, client_secret_file);
+  });
+  auto* client_list = client->add_subcommand("list", "registered clients");
+  data_opt(client_list);
+  client_list->callback([&] { result = ClientList(data); });
+
   std::string issuer = "inkan";
   auto* totp = app.add_subcommand("totp", "one-time-code authenticators")
                    ->require_subcommand(1);

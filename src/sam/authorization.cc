@@ -2,11 +2,14 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "audit/audit_log.h"
+#include "audit/canonical_json.h"
 #include "common/encoding.h"
 #include "common/random.h"
 #include "common/status_macros.h"
@@ -67,6 +70,44 @@ absl::Status SetScal(storage::Store& store, const audit::AuditLog& log,
                                      {"credential", std::string(credential_id)},
                                      {"scal", int64_t{scal}}}});
       });
+}
+
+absl::Status AddClient(storage::Store& store, const audit::AuditLog& log,
+                       const storage::ClientRecord& client,
+                       const Context& ctx) {
+  if (client.client_id.empty() || client.client_id.size() > 128 ||
+      !std::all_of(
+          client.client_id.begin(), client.client_id.end(), [](char c) {
+            return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
+          })) {
+    return absl::InvalidArgumentError(
+        "a client id is 1..128 letters, digits, '-', '_' or '.'");
+  }
+  if (client.redirect_uris.empty()) {
+    return absl::InvalidArgumentError("give at least one --redirect-uri");
+  }
+  for (const auto& uri : client.redirect_uris) {
+    bool https = absl::StartsWith(uri, "https://");
+    bool loopback = absl::StartsWith(uri, "http://127.0.0.1") ||
+                    absl::StartsWith(uri, "http://[::1]") ||
+                    absl::StartsWith(uri, "http://localhost");
+    if ((!https && !loopback) || absl::StrContains(uri, "#") ||
+        uri.size() > 2083) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "redirect URI ", uri,
+          " must be https://, or http:// on a loopback address, without a "
+          "fragment"));
+    }
+  }
+  return audit::RunAudited(store, log, [&](storage::Transaction& tx) {
+    RETURN_IF_ERROR(tx.InsertClient(client));
+    return log.Append(
+        tx, Event{"client.add",
+                  {{"actor", ctx.actor},
+                   {"client", client.client_id},
+                   {"redirect_uris", absl::StrJoin(client.redirect_uris, " ")},
+                   {"confidential", !client.secret_hash.empty()}}});
+  });
 }
 
 AuthorizationService::~AuthorizationService() {
@@ -229,6 +270,254 @@ absl::Status AuthorizationService::CommitGrouped(
     commit_cv_.SignalAll();
   }
   return mine.result;
+}
+
+absl::StatusOr<storage::ClientRecord> AuthorizationService::CheckClient(
+    absl::string_view client_id, std::string* redirect_uri) {
+  storage::ClientRecord client;
+  absl::Status st = store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(client, tx.GetClient(client_id));
+        return absl::OkStatus();
+      });
+  if (absl::IsNotFound(st) || (st.ok() && !client.active)) {
+    return absl::NotFoundError("unknown client_id");
+  }
+  RETURN_IF_ERROR(st);
+  if (redirect_uri->empty()) {
+    if (client.redirect_uris.size() != 1) {
+      return absl::InvalidArgumentError(
+          "redirect_uri is required: the client registered several");
+    }
+    *redirect_uri = client.redirect_uris[0];
+    return client;
+  }
+  for (const auto& r : client.redirect_uris) {
+    if (r == *redirect_uri) return client;
+  }
+  return absl::InvalidArgumentError(
+      "redirect_uri is not one the client registered");
+}
+
+absl::StatusOr<IssuedSecret> AuthorizationService::IssueCode(
+    const CodeRequest& request, int64_t user_id, absl::string_view user,
+    std::unique_ptr<hsm::ActiveKey> key, const Context& ctx) {
+  ASSIGN_OR_RETURN(auto secret, NewSecret());
+  storage::GrantRecord g;
+  g.id = secret.second;
+  g.kind = "code";
+  g.user_id = user_id;
+  g.client_id = request.client_id;
+  g.scope = request.scope;
+  g.credential_id = request.credential_id;
+  std::set<std::string> bound(request.hashes.begin(), request.hashes.end());
+  g.hashes = CanonicalHashes(bound);
+  g.uses_left = 1;
+  ASSIGN_OR_RETURN(
+      g.data,
+      audit::CanonicalObject(std::vector<audit::Field>{
+          {"redirect_uri", request.redirect_uri},
+          {"code_challenge", request.code_challenge},
+          {"hash", std::string(crypto::HashAlgorithmName(request.hash))},
+          {"num_signatures", int64_t{request.num_signatures}}}));
+  g.created = clock_.Now();
+  g.expires = g.created + absl::Seconds(60);
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(tx.InsertGrant(g));
+        return log_.Append(
+            tx, Event{"consent.yes",
+                      {{"actor", ctx.actor},
+                       {"user", std::string(user)},
+                       {"client", request.client_id},
+                       {"scope", request.scope},
+                       {"credential", request.credential_id},
+                       {"num_signatures", int64_t{request.num_signatures}},
+                       {"hashes_sha256", HexEncode(crypto::Sha256(g.hashes))},
+                       {"code_id", g.id.substr(0, 16)}}});
+      }));
+  if (key != nullptr) {
+    ActiveSad active;
+    active.key = std::move(key);
+    active.remaining = std::move(bound);
+    active.uses_left = request.num_signatures;
+    active.expires = g.expires;
+    active.user_id = user_id;
+    active.client_id = request.client_id;
+    active.credential_id = request.credential_id;
+    active.hash = request.hash;
+    absl::MutexLock lock(&mu_);
+    DropExpiredLocked();
+    sads_[g.id] = std::move(active);
+  }
+  return IssuedSecret{secret.first, g.expires};
+}
+
+absl::StatusOr<IssuedSecret> AuthorizationService::ApproveCredential(
+    const CodeRequest& request, const SecretBytes& pin, absl::string_view otp,
+    const Context& ctx) {
+  storage::CredentialRecord cred;
+  storage::UserRecord owner;
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(cred, tx.GetCredential(request.credential_id));
+        ASSIGN_OR_RETURN(owner, tx.GetUserById(cred.user_id));
+        return absl::OkStatus();
+      }));
+  std::set<std::string> bound(request.hashes.begin(), request.hashes.end());
+  if (request.hashes.empty() || bound.size() != request.hashes.size() ||
+      request.num_signatures != static_cast<int>(request.hashes.size()) ||
+      request.num_signatures > options_.max_multisign) {
+    return absl::InvalidArgumentError(
+        "the documents must be given once each, at most multisign of them");
+  }
+  auto tag = [](absl::Status st, absl::string_view factor) {
+    if (!st.ok()) st.SetPayload(kFactorPayload, absl::Cord(factor));
+    return st;
+  };
+  RETURN_IF_ERROR(tag(credentials_.CheckTotp(owner.id, otp, ctx), "otp"));
+  auto key = credentials_.Activate(cred.id, {pin, SecretBytes()}, ctx);
+  if (!key.ok()) return tag(key.status(), "pin");
+  return IssueCode(request, owner.id, owner.name, *std::move(key), ctx);
+}
+
+absl::StatusOr<IssuedSecret> AuthorizationService::ApproveService(
+    const CodeRequest& request, absl::string_view user, const SecretBytes& pin,
+    absl::string_view otp, const Context& ctx) {
+  auto tag = [](absl::Status st, absl::string_view factor) {
+    if (!st.ok()) st.SetPayload(kFactorPayload, absl::Cord(factor));
+    return st;
+  };
+  auto owner = credentials_.AuthenticateUser(user, pin, ctx);
+  if (!owner.ok()) return tag(owner.status(), "pin");
+  RETURN_IF_ERROR(tag(credentials_.CheckTotp(owner->id, otp, ctx), "otp"));
+  return IssueCode(request, owner->id, owner->name, nullptr, ctx);
+}
+
+absl::Status AuthorizationService::RecordNoConsent(const CodeRequest& request,
+                                                   absl::string_view outcome,
+                                                   const Context& ctx) {
+  return audit::RunAudited(store_, log_, [&](storage::Transaction& tx) {
+    return log_.Append(
+        tx, Event{absl::StrCat("consent.", outcome),
+                  {{"actor", ctx.actor},
+                   {"client", request.client_id},
+                   {"scope", request.scope},
+                   {"credential", request.credential_id},
+                   {"num_signatures", int64_t{request.num_signatures}}}});
+  });
+}
+
+absl::StatusOr<AuthorizationService::TokenResult>
+AuthorizationService::ExchangeCode(absl::string_view client_id,
+                                   const std::optional<std::string>& secret,
+                                   absl::string_view code,
+                                   absl::string_view verifier,
+                                   absl::string_view redirect_uri,
+                                   const Context& ctx) {
+  std::string code_id = GrantId(code);
+  storage::GrantRecord g;
+  storage::ClientRecord client;
+  absl::Status found = store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(g, tx.GetGrant(code_id));
+        ASSIGN_OR_RETURN(client, tx.GetClient(client_id));
+        return absl::OkStatus();
+      });
+  if (!found.ok() || g.kind != "code") {
+    return absl::InvalidArgumentError("Invalid parameter code");
+  }
+  if (!client.secret_hash.empty()) {
+    std::string given = secret ? HexEncode(crypto::Sha256(*secret)) : "";
+    if (!SecretBytes(given).ConstantTimeEquals(
+            SecretBytes(client.secret_hash))) {
+      return absl::PermissionDeniedError("client authentication failed");
+    }
+  }
+  if (g.revoked) {
+    // A code used twice: whatever was issued from it goes too.
+    (void)audit::RunAudited(
+        store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+          ASSIGN_OR_RETURN(int64_t n, tx.RevokeGrantsWithParent(code_id));
+          return log_.Append(tx, Event{"oauth2.code.replay",
+                                       {{"actor", ctx.actor},
+                                        {"client", std::string(client_id)},
+                                        {"code_id", code_id.substr(0, 16)},
+                                        {"revoked", n}}});
+        });
+    return absl::InvalidArgumentError("the code was already used");
+  }
+  if (clock_.Now() >= g.expires) {
+    return absl::InvalidArgumentError("the code expired");
+  }
+  std::map<std::string, std::string> data;
+  auto fields = audit::ParseFlatObject(g.data);
+  if (!fields.ok()) return absl::DataLossError("stored code is malformed");
+  for (const auto& f : *fields) {
+    if (auto* v = std::get_if<std::string>(&f.value)) data[f.key] = *v;
+  }
+  if (g.client_id != client_id || data["redirect_uri"] != redirect_uri) {
+    return absl::InvalidArgumentError(
+        "the code was issued to another client or redirect_uri");
+  }
+  std::string challenge = Base64UrlEncode(crypto::Sha256(verifier));
+  if (verifier.size() < 43 || verifier.size() > 128 ||
+      !SecretBytes(challenge).ConstantTimeEquals(
+          SecretBytes(data["code_challenge"]))) {
+    return absl::InvalidArgumentError("the code_verifier does not match");
+  }
+  ASSIGN_OR_RETURN(auto token, NewSecret());
+  storage::GrantRecord t;
+  t.id = token.second;
+  t.kind = "access";
+  t.user_id = g.user_id;
+  t.client_id = g.client_id;
+  t.scope = g.scope;
+  t.credential_id = g.credential_id;
+  t.hashes = g.hashes;
+  t.uses_left = g.scope == "credential" ? 0 : -1;
+  t.parent = code_id;
+  t.created = clock_.Now();
+  t.expires = t.created + (g.scope == "credential" ? options_.sad_ttl
+                                                   : options_.access_ttl);
+  if (g.scope == "credential") {
+    absl::MutexLock lock(&mu_);
+    auto it = sads_.find(code_id);
+    if (it == sads_.end()) {
+      return absl::InvalidArgumentError(
+          "the authorization behind this code is gone (service restarted?)");
+    }
+    t.uses_left = it->second.uses_left;
+  }
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(storage::GrantRecord now, tx.GetGrant(code_id));
+        if (now.revoked) {
+          return absl::InvalidArgumentError("the code was already used");
+        }
+        RETURN_IF_ERROR(tx.UpdateGrant(code_id, 0, now.hashes, true));
+        RETURN_IF_ERROR(tx.InsertGrant(t));
+        return log_.Append(tx, Event{"oauth2.token",
+                                     {{"actor", ctx.actor},
+                                      {"client", t.client_id},
+                                      {"scope", t.scope},
+                                      {"credential", t.credential_id},
+                                      {"code_id", code_id.substr(0, 16)},
+                                      {"token_id", t.id.substr(0, 16)},
+                                      {"expires", FormatRfc3339(t.expires)}}});
+      }));
+  if (g.scope == "credential") {
+    // The consent's key now answers to the token (the token is the SAD).
+    absl::MutexLock lock(&mu_);
+    auto it = sads_.find(code_id);
+    if (it != sads_.end()) {
+      ActiveSad moved = std::move(it->second);
+      sads_.erase(it);
+      moved.expires = t.expires;
+      sads_[t.id] = std::move(moved);
+    }
+  }
+  return TokenResult{{token.first, t.expires}, t.scope, t.credential_id};
 }
 
 size_t AuthorizationService::active_sads() {

@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -130,6 +131,56 @@ class AuthorizationService {
       absl::string_view sad, const std::vector<std::string>& hashes,
       const crypto::SignatureScheme& scheme, const Context& ctx);
 
+  // ---- OAuth 2.0: authorization code with PKCE (S256) ----
+  struct CodeRequest {
+    std::string client_id;
+    std::string redirect_uri;    // as registered (exact match)
+    std::string code_challenge;  // base64url(SHA-256(verifier))
+    std::string scope;           // "service" or "credential"
+    // Credential scope: what the consent page showed.
+    std::string credential_id;
+    std::vector<std::string> hashes;  // raw digests
+    crypto::HashAlgorithm hash = crypto::HashAlgorithm::kSha256;
+    int num_signatures = 0;
+  };
+  // The registered client and the redirect URI to use: `redirect_uri` if it
+  // is registered exactly, or the only registered one when it is empty.
+  // NotFound for an unknown or removed client; InvalidArgument for an
+  // unregistered redirect URI.
+  absl::StatusOr<storage::ClientRecord> CheckClient(absl::string_view client_id,
+                                                    std::string* redirect_uri);
+  // Credential scope, after "Yes" on the consent page: the credential's
+  // owner is proved by the credential's PIN and their one-time code (as
+  // AuthorizeCredential: tagged errors, budgets); SCAL 1 or 2. Returns a
+  // single-use code (60 s) whose token will act as the SAD.
+  absl::StatusOr<IssuedSecret> ApproveCredential(const CodeRequest& request,
+                                                 const SecretBytes& pin,
+                                                 absl::string_view otp,
+                                                 const Context& ctx);
+  // Service scope, after the login page: the user's PIN and one-time code.
+  absl::StatusOr<IssuedSecret> ApproveService(const CodeRequest& request,
+                                              absl::string_view user,
+                                              const SecretBytes& pin,
+                                              absl::string_view otp,
+                                              const Context& ctx);
+  // A consent that ended without a Yes: outcome "declined" or "timeout".
+  absl::Status RecordNoConsent(const CodeRequest& request,
+                               absl::string_view outcome, const Context& ctx);
+  struct TokenResult {
+    IssuedSecret access;
+    std::string scope;
+    std::string credential_id;
+  };
+  // oauth2/token (grant_type=authorization_code). InvalidArgument (an
+  // invalid_grant) for an unknown, expired or used code, another client,
+  // another redirect URI or a verifier that does not match; PermissionDenied
+  // for a missing or wrong client secret of a confidential client. A code
+  // presented twice also revokes the token issued from it.
+  absl::StatusOr<TokenResult> ExchangeCode(
+      absl::string_view client_id, const std::optional<std::string>& secret,
+      absl::string_view code, absl::string_view verifier,
+      absl::string_view redirect_uri, const Context& ctx);
+
   // Active SADs held in memory (for status and tests).
   size_t active_sads();
 
@@ -147,6 +198,11 @@ class AuthorizationService {
     crypto::HashAlgorithm hash = crypto::HashAlgorithm::kSha256;
   };
   void DropExpiredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<IssuedSecret> IssueCode(const CodeRequest& request,
+                                         int64_t user_id,
+                                         absl::string_view user,
+                                         std::unique_ptr<hsm::ActiveKey> key,
+                                         const Context& ctx);
   // Group commit: `write` runs inside one audited transaction together with
   // those of the requests waiting at the same moment (one fsync and one
   // checkpoint signature for the lot). Returns when it is durable, with its
@@ -171,6 +227,13 @@ class AuthorizationService {
   std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(commit_mu_);
   bool leader_ ABSL_GUARDED_BY(commit_mu_) = false;
 };
+
+// Registers a client application (OAuth 2.0 client) with its exact redirect
+// URIs (https://, or http:// on a loopback address for native apps) and, for
+// a confidential client, the SHA-256 of its secret. AlreadyExists for a taken
+// id; InvalidArgument for a bad id or URI.
+absl::Status AddClient(storage::Store& store, const audit::AuditLog& log,
+                       const storage::ClientRecord& client, const Context& ctx);
 
 // The canonical form of a set of raw digests (sorted base64, comma-joined).
 std::string CanonicalHashes(const std::set<std::string>& digests);

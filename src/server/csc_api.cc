@@ -2,12 +2,17 @@
 
 #include <functional>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "api/csc_codec.h"
 #include "common/encoding.h"
+#include "common/random.h"
 #include "common/status_macros.h"
+#include "server/pages.h"
 
 namespace inkan::server {
 namespace {
@@ -143,6 +148,86 @@ csc::CredentialInfo DescribeCredential(Instance& inst,
   return info;
 }
 
+std::string PercentDecode(absl::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < in.size()) {
+      int v = 0;
+      if (absl::SimpleHexAtoi(in.substr(i + 1, 2), &v)) {
+        out.push_back(static_cast<char>(v));
+        i += 2;
+      } else {
+        out.push_back(c);
+      }
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ParseForm(absl::string_view body) {
+  std::map<std::string, std::string> out;
+  for (absl::string_view pair : absl::StrSplit(body, '&', absl::SkipEmpty())) {
+    size_t eq = pair.find('=');
+    std::string k = PercentDecode(pair.substr(0, eq));
+    std::string v =
+        eq == absl::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    out[k] = std::move(v);
+  }
+  return out;
+}
+
+std::string CookieValue(const api::HttpRequest& req, absl::string_view name) {
+  for (absl::string_view part :
+       absl::StrSplit(Header(req, "cookie"), ';', absl::SkipEmpty())) {
+    part = absl::StripAsciiWhitespace(part);
+    if (absl::StartsWith(part, absl::StrCat(name, "="))) {
+      return std::string(part.substr(name.size() + 1));
+    }
+  }
+  return "";
+}
+
+// scheme://host[:port] of a URI, for the page's CSP form-action ("" if it
+// has none: the page then allows only this site).
+std::string OriginOf(absl::string_view uri) {
+  size_t scheme = uri.find("://");
+  if (scheme == absl::string_view::npos) return "";
+  size_t end = uri.find_first_of("/?#", scheme + 3);
+  std::string authority(uri.substr(scheme + 3, end == absl::string_view::npos
+                                                   ? absl::string_view::npos
+                                                   : end - scheme - 3));
+  if (size_t at = authority.rfind('@'); at != std::string::npos) {
+    authority = authority.substr(at + 1);
+  }
+  return absl::StrCat(uri.substr(0, scheme + 3), authority);
+}
+
+api::HttpResponse FromPage(int status, const Page& page) {
+  api::HttpResponse r;
+  r.status = status;
+  r.headers = page.headers;
+  r.body = page.html;
+  return r;
+}
+
+api::HttpResponse Redirect(
+    const std::string& redirect_uri,
+    const std::vector<std::pair<std::string, std::string>>& params) {
+  api::HttpResponse r;
+  r.status = 302;
+  std::string sep = absl::StrContains(redirect_uri, "?") ? "&" : "?";
+  r.headers = {
+      {"Location", absl::StrCat(redirect_uri, sep, csc::FormEncode(params))},
+      {"Cache-Control", "no-store"},
+      {"Content-Type", "text/plain"}};
+  return r;
+}
+
 }  // namespace
 
 api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
@@ -166,7 +251,8 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     info.region = "JP";
     info.lang = parsed->lang.value_or("en-US");
     info.description = "inkan remote signing service";
-    info.auth_type = {"basic"};
+    info.auth_type = {"basic", "oauth2code"};
+    info.oauth2 = "/csc/v2/oauth2/authorize";
     info.methods = {
         "auth/login",       "auth/revoke",           "credentials/list",
         "credentials/info", "credentials/authorize", "signatures/signHash"};
@@ -181,9 +267,15 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     }
     return Json(200, csc::RenderInfoResponse(info));
   }
+  if (op == "oauth2/authorize") {
+    if (req.method == "GET") return Authorize(req);
+    if (req.method == "POST") return AuthorizeAnswer(req);
+    return Error(csc::CscError{405, "invalid_request", "Use GET or POST"});
+  }
   if (req.method != "POST") {
     return Error(csc::CscError{405, "invalid_request", "Use POST"});
   }
+  if (op == "oauth2/token") return Token(req);
   if (op == "auth/login") {
     auto parsed = csc::ParseAuthLoginRequest(req.body);
     if (!parsed.ok()) return Error(csc::FromStatus(parsed.status()));
@@ -314,7 +406,10 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
   if (op == "signatures/signHash") {
     auto parsed = csc::ParseSignHashRequest(req.body);
     if (!parsed.ok()) return Error(csc::FromStatus(parsed.status()));
-    if (!parsed->sad) return Error(csc::InvalidSad());
+    // With a credential-scope token (OAuth 2.0), the token is the SAD.
+    std::string sad = parsed->sad.value_or("");
+    if (sad.empty() && caller->scope == "credential") sad = Bearer(req);
+    if (sad.empty()) return Error(csc::InvalidSad());
     auto cred = auth_.GetCredential(*caller, parsed->credential_id);
     if (!cred.ok()) return Error(csc::InvalidCredentialId());
     auto alg = crypto::ParseKeyAlgorithm(cred->algorithm);
@@ -328,8 +423,8 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
             "hash algorithm"));
       }
     }
-    auto sigs = auth_.SignHashes(*caller, cred->id, *parsed->sad,
-                                 parsed->hashes, *scheme, ctx);
+    auto sigs =
+        auth_.SignHashes(*caller, cred->id, sad, parsed->hashes, *scheme, ctx);
     if (!sigs.ok()) {
       const absl::Status& st = sigs.status();
       if (absl::IsFailedPrecondition(st)) return Error(csc::SadExpired());
@@ -347,6 +442,251 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     return Json(200, csc::RenderSignHashResponse(*sigs));
   }
   return Error(csc::CscError{404, "invalid_request", "Unknown endpoint"});
+}
+
+void CscApi::SweepConsents() {
+  std::vector<Pending> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Time now = absl::Now();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (now >= it->second.expires) {
+        expired.push_back(std::move(it->second));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const Pending& p : expired) {
+    (void)auth_.RecordNoConsent(p.request, "timeout", {"service"});
+  }
+}
+
+api::HttpResponse CscApi::RenderPending(const std::string& id, const Pending& p,
+                                        const std::string& error) {
+  Lang lang = PickLang(p.lang, "");
+  int64_t left =
+      std::max<int64_t>(0, absl::ToInt64Seconds(p.expires - absl::Now()));
+  absl::StatusOr<Page> page;
+  if (p.request.scope == "credential") {
+    ConsentView v;
+    v.lang = lang;
+    v.client_name = p.request.client_id;
+    v.user = p.user;
+    v.credential_id = p.request.credential_id;
+    v.description = p.description;
+    v.hash_algorithm =
+        absl::AsciiStrToUpper(crypto::HashAlgorithmName(p.request.hash));
+    for (size_t i = 0; i < p.request.hashes.size(); ++i) {
+      v.documents.push_back(
+          {i < p.labels.size() ? p.labels[i] : "", p.request.hashes[i]});
+    }
+    v.form_action = "/csc/v2/oauth2/authorize";
+    v.consent_id = id;
+    v.csrf_token = p.csrf;
+    v.expires_in_seconds = left;
+    v.error = error;
+    page = RenderConsentPage(v, OriginOf(p.request.redirect_uri));
+  } else {
+    LoginView v;
+    v.lang = lang;
+    v.client_name = p.request.client_id;
+    v.form_action = "/csc/v2/oauth2/authorize";
+    v.consent_id = id;
+    v.csrf_token = p.csrf;
+    v.expires_in_seconds = left;
+    v.error = error;
+    page = RenderLoginPage(v, OriginOf(p.request.redirect_uri));
+  }
+  if (!page.ok()) return Error(csc::ServerError());
+  api::HttpResponse r = FromPage(200, *page);
+  r.headers.push_back(
+      {"Set-Cookie",
+       absl::StrCat("inkan_csrf=", p.csrf,
+                    "; Path=/csc/v2/oauth2; Secure; HttpOnly; SameSite=Strict; "
+                    "Max-Age=",
+                    absl::ToInt64Seconds(kConsentTtl))});
+  return r;
+}
+
+api::HttpResponse CscApi::Authorize(const api::HttpRequest& req) {
+  SweepConsents();
+  size_t q = req.target.find('?');
+  std::string query = q == std::string::npos ? "" : req.target.substr(q + 1);
+  auto message = [&](int status, absl::string_view detail) {
+    MessageView v = MakeMessage(PickLang("", Header(req, "accept-language")),
+                                StandardMessage::kInvalidRequest);
+    v.text = absl::StrCat(v.text, "\n\n", detail);
+    auto page = RenderMessagePage(v);
+    return page.ok() ? FromPage(status, *page) : Error(csc::ServerError());
+  };
+  auto parsed = csc::ParseAuthorizeQuery(query);
+  if (!parsed.ok()) {
+    // The redirect URI is not known to be the client's: no redirect.
+    return message(400, csc::FromStatus(parsed.status()).description);
+  }
+  std::string redirect = parsed->redirect_uri.value_or("");
+  auto client = auth_.CheckClient(parsed->client_id, &redirect);
+  if (!client.ok()) {
+    return message(400, client.status().message());
+  }
+  Pending p;
+  p.request.client_id = parsed->client_id;
+  p.request.redirect_uri = redirect;
+  p.request.code_challenge = parsed->code_challenge;
+  p.state = parsed->state.value_or("");
+  p.lang = parsed->lang.value_or("");
+  if (p.lang.empty()) {
+    p.lang =
+        PickLang("", Header(req, "accept-language")) == Lang::kEn ? "en" : "ja";
+  }
+  p.description = parsed->description.value_or("");
+  p.labels = parsed->document_labels;
+  if (parsed->scope == csc::Scope::kCredential) {
+    p.request.scope = "credential";
+    p.request.credential_id = *parsed->credential_id;
+    p.request.hashes = parsed->hashes;
+    p.request.hash = *parsed->hash_algorithm;
+    p.request.num_signatures = parsed->num_signatures;
+    absl::Status st = instance_.store().Transact(
+        storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+          ASSIGN_OR_RETURN(auto cred,
+                           tx.GetCredential(p.request.credential_id));
+          ASSIGN_OR_RETURN(auto owner, tx.GetUserById(cred.user_id));
+          p.user = owner.name;
+          return absl::OkStatus();
+        });
+    if (!st.ok()) {
+      return Redirect(redirect,
+                      {{"error", "invalid_request"},
+                       {"error_description", "Invalid parameter credentialID"},
+                       {"state", p.state}});
+    }
+    if (p.request.num_signatures > auth_.options().max_multisign) {
+      return Redirect(
+          redirect, {{"error", "invalid_request"},
+                     {"error_description", "Numbers of signatures is too high"},
+                     {"state", p.state}});
+    }
+  } else {
+    p.request.scope = "service";
+  }
+  auto id = RandomBytes(16);
+  auto csrf = RandomBytes(32);
+  if (!id.ok() || !csrf.ok()) return Error(csc::ServerError());
+  std::string consent_id = HexEncode(*id);
+  p.csrf = Base64UrlEncode(*csrf);
+  p.expires = absl::Now() + kConsentTtl;
+  api::HttpResponse page = RenderPending(consent_id, p, "");
+  absl::MutexLock lock(&mu_);
+  pending_[consent_id] = std::move(p);
+  return page;
+}
+
+api::HttpResponse CscApi::AuthorizeAnswer(const api::HttpRequest& req) {
+  SweepConsents();
+  sam::Context ctx{absl::StrCat("page:", req.peer)};
+  auto form = ParseForm(req.body);
+  auto wipe = absl::MakeCleanup([&] {
+    for (auto& [k, v] : form) CleanseMemory(v.data(), v.size());
+  });
+  std::string id = form["consent"];
+  Pending p;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) {
+      auto page = RenderMessagePage(
+          MakeMessage(PickLang("", Header(req, "accept-language")),
+                      StandardMessage::kExpired));
+      return page.ok() ? FromPage(400, *page) : Error(csc::ServerError());
+    }
+    p = it->second;
+  }
+  // CSRF: the form's token, the cookie set with the page and the server's
+  // copy must all agree.
+  std::string cookie = CookieValue(req, "inkan_csrf");
+  if (form["csrf"].empty() ||
+      !SecretBytes(form["csrf"]).ConstantTimeEquals(SecretBytes(p.csrf)) ||
+      !SecretBytes(cookie).ConstantTimeEquals(SecretBytes(p.csrf))) {
+    return Error(csc::AccessDenied("the form did not come from this page"));
+  }
+  std::string decision = form["decision"];
+  if (decision != "yes") {
+    {
+      absl::MutexLock lock(&mu_);
+      pending_.erase(id);
+    }
+    (void)auth_.RecordNoConsent(p.request, "declined", ctx);
+    return Redirect(p.request.redirect_uri,
+                    {{"error", "access_denied"},
+                     {"error_description", "The user declined"},
+                     {"state", p.state}});
+  }
+  SecretBytes pin(form["pin"]);
+  absl::StatusOr<sam::IssuedSecret> code =
+      p.request.scope == "credential"
+          ? auth_.ApproveCredential(p.request, pin, form["otp"], ctx)
+          : auth_.ApproveService(p.request, form["user"], pin, form["otp"],
+                                 ctx);
+  if (!code.ok()) {
+    const absl::Status& st = code.status();
+    bool ja = PickLang(p.lang, "") == Lang::kJa;
+    std::string why;
+    auto factor = st.GetPayload(sam::kFactorPayload);
+    bool otp = factor && std::string(*factor) == "otp";
+    if (absl::IsPermissionDenied(st)) {
+      why = ja ? "ロックされています。運用者に連絡してください。"
+               : "Locked after too many failed attempts. Contact the operator.";
+    } else if (otp) {
+      why = ja ? "ワンタイムコードが正しくありません。"
+               : "The one-time code is wrong or was already used.";
+    } else if (factor) {
+      why = ja ? "PIN が正しくありません。" : "The PIN is wrong.";
+    } else {
+      why = ja ? "承認できませんでした。" : "The authorization failed.";
+    }
+    return RenderPending(id, p, why);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    pending_.erase(id);
+  }
+  return Redirect(p.request.redirect_uri,
+                  {{"code", code->secret}, {"state", p.state}});
+}
+
+api::HttpResponse CscApi::Token(const api::HttpRequest& req) {
+  sam::Context ctx{absl::StrCat("api:", req.peer)};
+  auto parsed = csc::ParseTokenRequest(req.body);
+  if (!parsed.ok()) return Error(csc::FromStatus(parsed.status()));
+  if (parsed->grant_type != csc::GrantType::kAuthorizationCode) {
+    return Error(csc::InvalidGrant("refresh tokens are not issued"));
+  }
+  std::optional<std::string> secret = parsed->client_secret;
+  std::string basic = Header(req, "authorization");
+  if (!secret && absl::StartsWithIgnoreCase(basic, "Basic ")) {
+    auto decoded = Base64Decode(absl::StripAsciiWhitespace(basic.substr(6)));
+    if (decoded.ok() && decoded->find(':') != std::string::npos) {
+      secret = PercentDecode(decoded->substr(decoded->find(':') + 1));
+    }
+  }
+  auto token =
+      auth_.ExchangeCode(parsed->client_id, secret, parsed->code.value_or(""),
+                         parsed->code_verifier.value_or(""),
+                         parsed->redirect_uri.value_or(""), ctx);
+  if (!token.ok()) {
+    if (absl::IsPermissionDenied(token.status())) {
+      return Error(csc::ClientAuthorizationRequired());
+    }
+    return Error(csc::InvalidGrant(token.status().message()));
+  }
+  csc::TokenResponse out;
+  out.access_token = token->access.secret;
+  out.expires_in = absl::ToInt64Seconds(token->access.expires - absl::Now());
+  if (token->scope == "credential") out.credential_id = token->credential_id;
+  return Json(200, csc::RenderTokenResponse(out));
 }
 
 }  // namespace inkan::server

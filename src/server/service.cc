@@ -206,6 +206,7 @@ void Service::Scheduler() {
       if (mu_.AwaitWithTimeout(absl::Condition(&stop), options_.tick)) return;
     }
     activation_->Tick();
+    csc_->SweepConsents();
     (void)instance_.store().Transact(
         storage::TxMode::kReadWrite, [](storage::Transaction& tx) {
           return tx.DeleteExpiredGrants(absl::Now()).status();

@@ -4,28 +4,8 @@
 # Every endpoint's good path, and its bad inputs getting the CSC error and
 # changing nothing; a CAdES signature that `openssl cms -verify` accepts.
 . "$(dirname "$0")/lib.sh"
-D=$WORK/data
-export INKAN_DATA=$D
-K=$WORK/keys
-mkdir -p "$K"
-for who in alice bob; do
-  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$K/$who.key" 2>/dev/null
-  openssl pkey -in "$K/$who.key" -pubout -out "$K/$who.pub"
-done
-"$INKAN" init --quorum 2 --policy argon2.m_cost_kib=1024 --policy argon2.t_cost=1 >/dev/null
-"$INKAN" operator add alice --public-key "$K/alice.pub" >/dev/null
-"$INKAN" operator add bob --public-key "$K/bob.pub" >/dev/null
-req() { sed -n 's/^request //p'; }
-ID=$("$INKAN" ca init --subject "CN=inkan CSC Test CA,O=inkan,C=JP" --crl-url http://127.0.0.1/ca.crl \
-       --ocsp-url http://127.0.0.1/ocsp --operator alice --key "$K/alice.key" | req)
-"$INKAN" ceremony approve --id "$ID" --operator bob --key "$K/bob.key" >/dev/null
-"$INKAN" ceremony execute --id "$ID" >/dev/null
-"$INKAN" ca certificate > "$WORK/root.pem"
-for who in alice bob; do
-  "$INKAN" ca share --custodian "$who" > "$WORK/$who.sealed"
-  "$INKAN" ca open-share --in "$WORK/$who.sealed" --key "$K/$who.key" > "$WORK/$who.share"
-done
-SHARES=(--share "$WORK/alice.share" --share "$WORK/bob.share")
+. "$(dirname "$0")/service_lib.sh"
+setup_ca "CN=inkan CSC Test CA,O=inkan,C=JP"
 
 # Users, credentials (SCAL 1 and 2), certificates, authenticators.
 for u in erin frank gina; do echo 135790 | "$INKAN" user add "$u" >/dev/null; done
@@ -34,21 +14,6 @@ CRED2=$(echo 135790 | "$INKAN" credential create --user erin --alg ec-p256)
 CREDF=$(echo 135790 | "$INKAN" credential create --user frank --alg ec-p256 --scal 1)
 CREDG=$(echo 135790 | "$INKAN" credential create --user gina --alg ec-p256 --scal 1)
 for c in "$CRED" "$CREDF" "$CREDG"; do "$INKAN" cert issue --credential "$c" "${SHARES[@]}" >/dev/null; done
-secret_hex() {  # the TOTP secret of an otpauth:// URI, in hex
-  local b32
-  b32=$(echo "$1" | sed -n 's/.*[?&]secret=\([A-Z2-7]*\).*/\1/p')
-  while [ $(( ${#b32} % 8 )) -ne 0 ]; do b32="$b32="; done
-  echo "$b32" | base32 -d | xxd -p | tr -d '\n'
-}
-# totp HEX OFFSET: the RFC 6238 code (SHA-1, 6 digits, 30 s) for now+OFFSET steps.
-totp() {
-  local step mac off code
-  step=$(( $(date +%s) / 30 + $2 ))
-  mac=$(printf '%016x' "$step" | xxd -r -p | openssl dgst -sha1 -mac HMAC -macopt "hexkey:$1" -binary | xxd -p | tr -d '\n')
-  off=$(( 16#${mac:39:1} * 2 ))
-  code=$(( (16#${mac:$off:8} & 0x7fffffff) % 1000000 ))
-  printf '%06d' "$code"
-}
 ERIN=$(secret_hex "$(echo 135790 | "$INKAN" totp enroll --user erin)")
 FRANK=$(secret_hex "$(echo 135790 | "$INKAN" totp enroll --user frank)")
 GINA=$(secret_hex "$(echo 135790 | "$INKAN" totp enroll --user gina)")
@@ -61,12 +26,7 @@ expect_rc 0 "tls issue makes the HTTPS certificate from inkan's CA" -- \
 expect_rc 0 "… and openssl verifies it for TLS servers" -- \
   openssl verify -purpose sslserver -verify_ip 127.0.0.1 -CAfile "$WORK/root.pem" "$D/tls/cert.pem"
 
-mkfifo "$WORK/ready"
-"$INKAN" serve --listen 127.0.0.1:0 > "$WORK/ready" 2>"$WORK/serve.err" &
-PID=$!
-exec 3< "$WORK/ready"
-read -r -u 3 LINE
-BASE=${LINE#listening on }
+start_serve
 [[ "$BASE" =~ ^https://127\.0\.0\.1:[0-9]+/csc/v2/$ ]] && ok "inkan serve listens ($BASE)" \
   || not_ok "serve: $LINE $(cat "$WORK/serve.err")"
 
@@ -241,10 +201,7 @@ RC=$?
 expect_rc 8 "inkan sign refuses a service whose certificate it does not trust" -- \
   "$INKAN" sign "$WORK/second.txt" --service "$BASE" --credential "$CREDF" --user frank --cacert /etc/ssl/certs/ca-certificates.crt
 
-kill -TERM "$PID"
-wait "$PID"
-RC=$?
-exec 3<&-
+stop_serve
 [ "$RC" = 0 ] && ok "inkan serve stops cleanly on SIGTERM" || not_ok "serve exit $RC: $(cat "$WORK/serve.err")"
 OUT=$("$INKAN" audit show --count 1000000 2>&1)
 for e in auth.login sad.issue signature auth.revoke factor.bad factor.lock key.unseal.failed credential.lock; do
