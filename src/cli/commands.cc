@@ -1116,4 +1116,16 @@ absl::Status OcspServe(const std::string& data, const std::string& listen) {
       g_stop);
 }
 
+absl::Status CardRegister(const std::string& data, const std::string& user,
+                          const std::string& cert_file) {
+  ASSIGN_OR_RETURN(std::string der, CertificateFileToDer(cert_file));
+  ASSIGN_OR_RETURN(auto inst, OpenData(data));
+  ASSIGN_OR_RETURN(SecretBytes pin,
+                   ReadPin(absl::StrCat("PIN for ", user, ": "), false));
+  RETURN_IF_ERROR(inst->credentials().EnrollCard(user, pin, der, CliContext()));
+  Out(absl::StrCat("card registered for ", user, " (certificate SHA-256 ",
+                   HexEncode(crypto::Sha256(der)), ")"));
+  return absl::OkStatus();
+}
+
 }  // namespace inkan::cli

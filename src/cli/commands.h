@@ -41,6 +41,10 @@ absl::Status ClientAdd(const std::string& data, const std::string& id,
                        const std::vector<std::string>& redirect_uris,
                        const std::string& secret_file);
 absl::Status ClientList(const std::string& data);
+// Registers (or replaces) the user's smart card by its authentication
+// certificate (PEM or DER), after the user's PIN.
+absl::Status CardRegister(const std::string& data, const std::string& user,
+                          const std::string& cert_file);
 // Enrolls (or replaces) the user's TOTP authenticator after their PIN (from
 // stdin/terminal); prints the otpauth:// URI once.
 absl::Status TotpEnroll(const std::string& data, const std::string& user,

@@ -495,6 +495,22 @@ int main(int argc, char** argv) {
   data_opt(client_list);
   client_list->callback([&] { result = ClientList(data); });
 
+  std::string card_cert;
+  auto* card = app.add_subcommand("card", "smart cards as possession factors")
+                   ->require_subcommand(1);
+  auto* card_register = card->add_subcommand(
+      "register",
+      "register a user's card by its authentication certificate (after their "
+      "PIN)");
+  data_opt(card_register);
+  card_register->add_option("--user", name, "the user")->required();
+  card_register
+      ->add_option("--cert", card_cert,
+                   "the card's authentication certificate (PEM or DER)")
+      ->required();
+  card_register->callback(
+      [&] { result = CardRegister(data, name, card_cert); });
+
   std::string issuer = "inkan";
   auto* totp = app.add_subcommand("totp", "one-time-code authenticators")
                    ->require_subcommand(1);

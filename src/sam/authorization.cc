@@ -45,6 +45,13 @@ std::string CanonicalHashes(const std::set<std::string>& digests) {
   return absl::StrJoin(b64, ",");
 }
 
+std::string CardChallengeMessage(absl::string_view challenge_b64,
+                                 absl::string_view credential_id,
+                                 const std::set<std::string>& digests) {
+  return absl::StrCat("inkan.card.v1\n", challenge_b64, "\n", credential_id,
+                      "\n", CanonicalHashes(digests));
+}
+
 absl::StatusOr<int> LoadScal(storage::Transaction& tx,
                              absl::string_view credential_id) {
   ASSIGN_OR_RETURN(std::optional<std::string> v,
@@ -526,10 +533,22 @@ size_t AuthorizationService::active_sads() {
   return sads_.size();
 }
 
+absl::StatusOr<std::string> AuthorizationService::NewCardChallenge(
+    const Caller& caller, absl::string_view credential_id) {
+  ASSIGN_OR_RETURN(storage::CredentialRecord cred,
+                   GetCredential(caller, credential_id));
+  ASSIGN_OR_RETURN(std::string raw, RandomBytes(32));
+  std::string b64 = Base64Encode(raw);
+  absl::MutexLock lock(&mu_);
+  challenges_[absl::StrCat(caller.token_id, "|", cred.id)] = {
+      b64, clock_.Now() + absl::Minutes(2)};
+  return b64;
+}
+
 absl::StatusOr<IssuedSecret> AuthorizationService::AuthorizeCredential(
     const Caller& caller, absl::string_view credential_id,
     const std::vector<std::string>& hashes, crypto::HashAlgorithm hash,
-    int num_signatures, const SecretBytes& pin, absl::string_view otp,
+    int num_signatures, const SecretBytes& pin, const Possession& possession,
     const Context& ctx) {
   ASSIGN_OR_RETURN(storage::CredentialRecord cred,
                    GetCredential(caller, credential_id));
@@ -570,7 +589,31 @@ absl::StatusOr<IssuedSecret> AuthorizationService::AuthorizeCredential(
     if (!st.ok()) st.SetPayload(kFactorPayload, absl::Cord(factor));
     return st;
   };
-  RETURN_IF_ERROR(tag(credentials_.CheckTotp(caller.user_id, otp, ctx), "otp"));
+  if (!possession.card_signature.empty()) {
+    std::string challenge;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = challenges_.find(absl::StrCat(caller.token_id, "|", cred.id));
+      if (it != challenges_.end()) {
+        if (clock_.Now() < it->second.expires) challenge = it->second.b64;
+        challenges_.erase(it);  // a challenge is answered once
+      }
+    }
+    if (challenge.empty()) {
+      return tag(absl::InvalidArgumentError(
+                     "no card challenge for this credential: call "
+                     "credentials/getChallenge first"),
+                 "card");
+    }
+    RETURN_IF_ERROR(tag(
+        credentials_.CheckCard(caller.user_id,
+                               CardChallengeMessage(challenge, cred.id, bound),
+                               possession.card_signature, ctx),
+        "card"));
+  } else {
+    RETURN_IF_ERROR(tag(
+        credentials_.CheckTotp(caller.user_id, possession.otp, ctx), "otp"));
+  }
   auto activated = credentials_.Activate(cred.id, {pin, SecretBytes()}, ctx);
   if (!activated.ok()) return tag(activated.status(), "pin");
   std::unique_ptr<hsm::ActiveKey> key = *std::move(activated);

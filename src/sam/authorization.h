@@ -45,7 +45,8 @@
 
 namespace inkan::sam {
 
-// AuthorizeCredential's factor errors carry this payload: "pin" or "otp".
+// AuthorizeCredential's factor errors carry this payload: "pin", "otp" or
+// "card".
 inline constexpr char kFactorPayload[] = "inkan.factor";
 
 struct AuthOptions {
@@ -67,6 +68,22 @@ struct Caller {
 struct IssuedSecret {
   std::string secret;  // base64url, shown to the client once
   absl::Time expires;
+};
+
+// What a smart card signs to prove possession at an explicit authorization:
+// the service's challenge (base64, from credentials/getChallenge), the
+// credential and the exact hashes to be authorized, so a signature answers
+// one challenge, for one credential and one set of documents:
+//   "inkan.card.v1\n" challenge "\n" credentialID "\n" CanonicalHashes
+std::string CardChallengeMessage(absl::string_view challenge_b64,
+                                 absl::string_view credential_id,
+                                 const std::set<std::string>& digests);
+
+// The possession factor given at an explicit authorization: a one-time code,
+// or a card's signature over CardChallengeMessage.
+struct Possession {
+  std::string otp;
+  std::string card_signature;  // raw (DER ECDSA or RSA)
 };
 
 // Credential SCAL ("1": explicit authorization allowed; "2": consent page
@@ -119,7 +136,23 @@ class AuthorizationService {
       const Caller& caller, absl::string_view credential_id,
       const std::vector<std::string>& hashes, crypto::HashAlgorithm hash,
       int num_signatures, const SecretBytes& pin, absl::string_view otp,
+      const Context& ctx) {
+    return AuthorizeCredential(caller, credential_id, hashes, hash,
+                               num_signatures, pin,
+                               Possession{std::string(otp), ""}, ctx);
+  }
+  // The same with either possession factor. A card signature answers the
+  // caller's latest challenge for this credential (used once, 2 minutes).
+  absl::StatusOr<IssuedSecret> AuthorizeCredential(
+      const Caller& caller, absl::string_view credential_id,
+      const std::vector<std::string>& hashes, crypto::HashAlgorithm hash,
+      int num_signatures, const SecretBytes& pin, const Possession& possession,
       const Context& ctx);
+  // credentials/getChallenge for the card: a fresh 256-bit challenge (base64)
+  // for this caller and credential; it replaces an earlier one. NotFound for
+  // a credential not the caller's.
+  absl::StatusOr<std::string> NewCardChallenge(const Caller& caller,
+                                               absl::string_view credential_id);
 
   // Signs each of `hashes` with the SAD's key. FailedPrecondition with
   // "SAD expired" for an expired one; InvalidArgument "invalid SAD" for an
@@ -222,6 +255,11 @@ class AuthorizationService {
   const AuthOptions options_;
   absl::Mutex mu_;
   std::map<std::string, ActiveSad> sads_ ABSL_GUARDED_BY(mu_);
+  struct Challenge {
+    std::string b64;
+    absl::Time expires;
+  };
+  std::map<std::string, Challenge> challenges_ ABSL_GUARDED_BY(mu_);
   absl::Mutex commit_mu_;
   absl::CondVar commit_cv_;
   std::vector<PendingWrite*> queue_ ABSL_GUARDED_BY(commit_mu_);

@@ -1,5 +1,8 @@
 #include "sam/credential_service.h"
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 
 #include "absl/strings/numbers.h"
@@ -10,6 +13,7 @@
 #include "crypto/aead.h"
 #include "crypto/digest.h"
 #include "crypto/kdf.h"
+#include "crypto/signer.h"
 #include "sam/totp.h"
 
 namespace inkan::sam {
@@ -631,6 +635,114 @@ absl::StatusOr<std::string> CredentialService::EnrollTotp(
                                       {"replaced", replaced}}});
       }));
   return OtpauthUri(issuer, owner.name, secret, TotpParams{});
+}
+
+namespace {
+
+// The card certificate's key and the scheme its signatures use.
+absl::StatusOr<std::pair<std::string, crypto::SignatureScheme>> CardKey(
+    absl::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<X509, void (*)(X509*)> x(
+      d2i_X509(nullptr, &p, static_cast<long>(der.size())), X509_free);
+  if (!x)
+    return absl::InvalidArgumentError("the card certificate does not parse");
+  EVP_PKEY* key = X509_get0_pubkey(x.get());
+  if (key == nullptr)
+    return absl::InvalidArgumentError("the card certificate has no key");
+  crypto::SignatureScheme scheme{crypto::KeyAlgorithm::kEcP256,
+                                 crypto::HashAlgorithm::kSha256};
+  int bits = EVP_PKEY_get_bits(key);
+  if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
+    if (bits == 256) {
+      scheme.key = crypto::KeyAlgorithm::kEcP256;
+    } else if (bits == 384) {
+      scheme.key = crypto::KeyAlgorithm::kEcP384;
+    } else {
+      return absl::InvalidArgumentError(
+          "the card's EC key is not P-256 or P-384");
+    }
+  } else if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && bits >= 2048) {
+    scheme.key = bits >= 4096   ? crypto::KeyAlgorithm::kRsa4096
+                 : bits >= 3072 ? crypto::KeyAlgorithm::kRsa3072
+                                : crypto::KeyAlgorithm::kRsa2048;
+  } else {
+    return absl::InvalidArgumentError(
+        "the card's key is neither ECDSA P-256/P-384 nor RSA of 2048 bits or "
+        "more");
+  }
+  if (X509_cmp_current_time(X509_get0_notBefore(x.get())) > 0 ||
+      X509_cmp_current_time(X509_get0_notAfter(x.get())) < 0) {
+    return absl::InvalidArgumentError("the card certificate is not valid now");
+  }
+  unsigned char* spki = nullptr;
+  int len = i2d_PUBKEY(key, &spki);
+  if (len <= 0) return absl::InternalError("i2d_PUBKEY failed");
+  std::string out(reinterpret_cast<char*>(spki), len);
+  OPENSSL_free(spki);
+  return std::make_pair(out, scheme);
+}
+
+}  // namespace
+
+absl::Status CredentialService::EnrollCard(absl::string_view user,
+                                           const SecretBytes& pin,
+                                           absl::string_view certificate_der,
+                                           const Context& ctx) {
+  RETURN_IF_ERROR(CardKey(certificate_der).status());
+  ASSIGN_OR_RETURN(storage::UserRecord owner, AuthenticateUser(user, pin, ctx));
+  return audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        bool replaced = tx.GetFactor(owner.id, "card").ok();
+        storage::FactorRecord f;
+        f.user_id = owner.id;
+        f.kind = "card";
+        f.certificate = std::string(certificate_der);
+        f.created = clock_.Now();
+        RETURN_IF_ERROR(tx.PutFactor(f));
+        return log_.Append(tx,
+                           Event{"factor.enroll",
+                                 {{"actor", ctx.actor},
+                                  {"user", owner.name},
+                                  {"factor", "card"},
+                                  {"certificate_sha256",
+                                   HexEncode(crypto::Sha256(certificate_der))},
+                                  {"replaced", replaced}}});
+      });
+}
+
+absl::Status CredentialService::CheckCard(int64_t user_id,
+                                          absl::string_view message,
+                                          absl::string_view signature,
+                                          const Context& ctx) {
+  Policy policy;
+  storage::UserRecord owner;
+  storage::FactorRecord factor;
+  absl::Status found = store_.Transact(
+      storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+        ASSIGN_OR_RETURN(policy, LoadPolicy(tx));
+        ASSIGN_OR_RETURN(owner, tx.GetUserById(user_id));
+        ASSIGN_OR_RETURN(factor, tx.GetFactor(user_id, "card"));
+        return absl::OkStatus();
+      });
+  if (absl::IsNotFound(found)) {
+    return absl::FailedPreconditionError("the user has no card registered");
+  }
+  RETURN_IF_ERROR(found);
+  ASSIGN_OR_RETURN(auto key, CardKey(factor.certificate));
+  ASSIGN_OR_RETURN(auto verifier, crypto::NewVerifier(key.first, key.second));
+  FactorBudget budget(owner, "card");
+  return GuardedAttempt(
+      store_, log_, budget, policy.max_failed_tries, ctx,
+      [&]() -> absl::Status {
+        if (!crypto::VerifyMessage(*verifier, key.second, message, signature)
+                 .ok()) {
+          return absl::UnauthenticatedError(
+              "the card's signature does not verify");
+        }
+        return absl::OkStatus();
+      },
+      [](storage::Transaction&) { return absl::OkStatus(); });
 }
 
 absl::Status CredentialService::CheckTotp(int64_t user_id,

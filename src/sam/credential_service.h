@@ -110,6 +110,20 @@ class CredentialService {
   absl::Status CheckTotp(int64_t user_id, absl::string_view code,
                          const Context& ctx);
 
+  // Possession factor: a smart card (e.g. the My Number Card): its
+  // authentication certificate (DER; ECDSA P-256/P-384 or RSA >= 2048, valid
+  // now) is registered after the user's PIN; it replaces an old one.
+  // InvalidArgument for a certificate that does not qualify.
+  absl::Status EnrollCard(absl::string_view user, const SecretBytes& pin,
+                          absl::string_view certificate_der,
+                          const Context& ctx);
+  // Checks the card's signature over `message` (SHA-256; PKCS#1 v1.5 for
+  // RSA, DER ECDSA) with the registered certificate's key, under the card's
+  // own try budget. FailedPrecondition if no card is registered;
+  // Unauthenticated for a bad signature; PermissionDenied once locked.
+  absl::Status CheckCard(int64_t user_id, absl::string_view message,
+                         absl::string_view signature, const Context& ctx);
+
   // Returns the new credential's id, sealed under the user's PIN. The PIN is
   // checked first, under the user's own try budget (Unauthenticated, or
   // PermissionDenied once locked). NotFound for an unknown user;

@@ -1,5 +1,6 @@
 #include "server/csc_api.h"
 
+#include <boost/json.hpp>
 #include <functional>
 
 #include "absl/cleanup/cleanup.h"
@@ -54,6 +55,14 @@ std::string Bearer(const api::HttpRequest& req) {
 csc::CscError FactorError(const absl::Status& st) {
   auto factor = st.GetPayload(sam::kFactorPayload);
   bool otp = factor && std::string(*factor) == "otp";
+  if (factor && std::string(*factor) == "card") {
+    if (absl::IsUnauthenticated(st)) return csc::InvalidAuthenticationData();
+    if (absl::IsPermissionDenied(st)) return csc::InvalidRequest("CARD locked");
+    if (absl::IsFailedPrecondition(st) || absl::IsInvalidArgument(st)) {
+      return csc::InvalidRequest(st.message());
+    }
+    return csc::FromStatus(st);
+  }
   if (absl::IsUnauthenticated(st)) {
     return otp ? csc::InvalidOtp() : csc::InvalidPin();
   }
@@ -254,8 +263,9 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     info.auth_type = {"basic", "oauth2code"};
     info.oauth2 = "/csc/v2/oauth2/authorize";
     info.methods = {
-        "auth/login",       "auth/revoke",           "credentials/list",
-        "credentials/info", "credentials/authorize", "signatures/signHash"};
+        "auth/login",         "auth/revoke",      "credentials/getChallenge",
+        "credentials/list",   "credentials/info", "credentials/authorize",
+        "signatures/signHash"};
     for (auto alg :
          {crypto::KeyAlgorithm::kEcP256, crypto::KeyAlgorithm::kEcP384,
           crypto::KeyAlgorithm::kRsa2048}) {
@@ -375,20 +385,32 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
       return Error(csc::TooManySignatures());
     }
     SecretBytes pin;
-    std::string otp;
+    sam::Possession possession;
+    std::string card_b64;
     for (auto& d : parsed->auth_data.value_or(std::vector<csc::AuthDatum>{})) {
       if (d.id == "PIN" && d.value) pin = SecretBytes(*d.value);
-      if (d.id == "OTP" && d.value) otp = *d.value;
+      if (d.id == "OTP" && d.value) possession.otp = *d.value;
+      if (d.id == "CARD" && d.value) card_b64 = *d.value;
       if (d.value) CleanseMemory(d.value->data(), d.value->size());
+    }
+    if (!card_b64.empty()) {
+      auto sig = Base64Decode(card_b64);
+      if (!sig.ok() || sig->empty()) {
+        return Error(csc::InvalidRequest("Invalid parameter authData CARD"));
+      }
+      possession.card_signature = *sig;
     }
     if (pin.empty())
       return Error(csc::InvalidRequest("Missing PIN in authData"));
-    if (otp.empty())
-      return Error(csc::InvalidRequest("Missing OTP in authData"));
-    auto sad = auth_.AuthorizeCredential(*caller, cred->id, parsed->hashes,
-                                         *parsed->hash_algorithm,
-                                         parsed->num_signatures, pin, otp, ctx);
-    CleanseMemory(otp.data(), otp.size());
+    if (possession.otp.empty() && possession.card_signature.empty()) {
+      return Error(
+          csc::InvalidRequest("Missing OTP (or CARD) in authData: a possession "
+                              "factor is required"));
+    }
+    auto sad = auth_.AuthorizeCredential(
+        *caller, cred->id, parsed->hashes, *parsed->hash_algorithm,
+        parsed->num_signatures, pin, possession, ctx);
+    CleanseMemory(possession.otp.data(), possession.otp.size());
     if (!sad.ok()) {
       const absl::Status& st = sad.status();
       if (st.GetPayload(sam::kFactorPayload)) return Error(FactorError(st));
@@ -402,6 +424,31 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     out.sad = sad->secret;
     out.expires_in = absl::ToInt64Seconds(sad->expires - absl::Now());
     return Json(200, csc::RenderCredentialsAuthorizeResponse(out));
+  }
+  if (op == "credentials/getChallenge") {
+    std::string credential_id, object_id;
+    try {
+      boost::json::value v =
+          boost::json::parse(req.body.empty() ? "{}" : req.body);
+      if (!v.is_object()) return Error(csc::InvalidRequest("Malformed JSON"));
+      const auto& o = v.as_object();
+      if (auto* c = o.if_contains("credentialID"); c && c->is_string())
+        credential_id = std::string(c->as_string());
+      if (auto* a = o.if_contains("authObjectID"); a && a->is_string())
+        object_id = std::string(a->as_string());
+    } catch (const std::exception&) {
+      return Error(csc::InvalidRequest("Malformed JSON"));
+    }
+    if (credential_id.empty()) {
+      return Error(csc::InvalidRequest(
+          "Missing (or invalid type) string parameter credentialID"));
+    }
+    if (object_id != "CARD") {
+      return Error(csc::InvalidRequest("Invalid parameter authObjectID"));
+    }
+    auto challenge = auth_.NewCardChallenge(*caller, credential_id);
+    if (!challenge.ok()) return Error(csc::InvalidCredentialId());
+    return Json(200, absl::StrCat("{\"challenge\":\"", *challenge, "\"}"));
   }
   if (op == "signatures/signHash") {
     auto parsed = csc::ParseSignHashRequest(req.body);
