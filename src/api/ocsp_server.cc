@@ -24,6 +24,71 @@ constexpr size_t kMaxBody = 64 * 1024;
 constexpr int kIoTimeoutSeconds = 10;
 constexpr int kMaxRequestsPerConnection = 100;
 
+// A synchronous stream over a non-blocking socket in which every read and
+// write waits at most until the deadline. (SO_RCVTIMEO does not bound Asio's
+// synchronous reads: on EAGAIN Asio polls again without a timeout, so one
+// silent client could hold this one-connection server for ever.)
+class DeadlineSocket {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  explicit DeadlineSocket(tcp::socket& socket) : socket_(socket) {
+    socket_.non_blocking(true);
+  }
+  executor_type get_executor() { return socket_.get_executor(); }
+  void ExpiresAfter(std::chrono::seconds d) {
+    deadline_ = std::chrono::steady_clock::now() + d;
+  }
+
+  template <class Buffers>
+  size_t read_some(const Buffers& b, boost::system::error_code& ec) {
+    while (true) {
+      size_t n = socket_.read_some(b, ec);
+      if (ec != asio::error::would_block && ec != asio::error::try_again)
+        return n;
+      if (!Wait(POLLIN, ec)) return 0;
+    }
+  }
+  template <class Buffers>
+  size_t read_some(const Buffers& b) {
+    boost::system::error_code ec;
+    size_t n = read_some(b, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& b, boost::system::error_code& ec) {
+    while (true) {
+      size_t n = socket_.write_some(b, ec);
+      if (ec != asio::error::would_block && ec != asio::error::try_again)
+        return n;
+      if (!Wait(POLLOUT, ec)) return 0;
+    }
+  }
+  template <class Buffers>
+  size_t write_some(const Buffers& b) {
+    boost::system::error_code ec;
+    size_t n = write_some(b, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  bool Wait(short events, boost::system::error_code& ec) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline_ - std::chrono::steady_clock::now())
+                    .count();
+    ::pollfd p{socket_.native_handle(), events, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) {
+      ec = asio::error::timed_out;
+      return false;
+    }
+    return true;
+  }
+
+  tcp::socket& socket_;
+  std::chrono::steady_clock::time_point deadline_;
+};
+
 // Decodes the GET form: the last path segment, URL-decoded, is base64.
 std::string UrlDecode(absl::string_view s) {
   std::string out;
@@ -127,29 +192,26 @@ absl::Status ServeOcsp(const std::string& listen, const OcspHandler& handler,
         ::poll(&p, 1, 100);
         continue;
       }
-      // Synchronous reads ignore Beast's expiry: bound them at the socket.
-      // A client that stalls is dropped after kIoTimeoutSeconds, and one
-      // connection serves at most kMaxRequestsPerConnection requests.
-      timeval tv{kIoTimeoutSeconds, 0};
-      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv,
-                   sizeof(tv));
-      ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv,
-                   sizeof(tv));
-      beast::tcp_stream stream(std::move(socket));
+      // A client that stalls is dropped after kIoTimeoutSeconds per request
+      // (reading it, then writing the answer), and one connection serves at
+      // most kMaxRequestsPerConnection requests.
+      DeadlineSocket stream(socket);
       beast::flat_buffer buffer;
       for (int served = 0; served < kMaxRequestsPerConnection && !stop.load();
            ++served) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(kMaxBody);
         parser.header_limit(8 * 1024);
+        stream.ExpiresAfter(std::chrono::seconds(kIoTimeoutSeconds));
         http::read(stream, buffer, parser, ec);
         if (ec) break;
         auto res = Respond(parser.get(), handler);
         if (served + 1 == kMaxRequestsPerConnection) res.keep_alive(false);
+        stream.ExpiresAfter(std::chrono::seconds(kIoTimeoutSeconds));
         http::write(stream, res, ec);
         if (ec || !res.keep_alive()) break;
       }
-      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      socket.shutdown(tcp::socket::shutdown_both, ec);
     }
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("OCSP server: ", e.what()));

@@ -124,6 +124,13 @@ OUT=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "http://$ADDR/ocsp" 2>&1)
 OUT=$(curl -s -X POST -H 'Content-Type: application/ocsp-request' --data-binary 'garbage' \
         "http://$ADDR/ocsp" | openssl ocsp -respin /dev/stdin -resp_text -noverify 2>&1)
 expect_out "malformedrequest" "a malformed request gets malformedRequest"
+# A client that connects and says nothing is dropped after the I/O timeout
+# (10 s); it does not hold the responder for ever.
+exec 5<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}"
+OUT=$(timeout 60 openssl ocsp -issuer "$WORK/root.pem" -cert "$WORK/erin2.pem" -url "http://$ADDR/ocsp" \
+        -CAfile "$WORK/root.pem" 2>&1)
+exec 5<&-
+expect_out "erin2.pem: good" "a silent client does not hold the responder"
 kill -TERM "$OCSP_PID"
 wait "$OCSP_PID"
 RC=$?
