@@ -129,13 +129,21 @@ absl::Status CaRenewResponder(const std::string& data,
 // `inkan sign FILE... --service URL --credential ID --user U`: CAdES-B-B
 // detached signatures (FILE.p7s) made through the service's CSC API. PINs and
 // the one-time code are read from the terminal (or stdin, one per line: the
-// user's PIN, the credential's PIN, the code).
+// user's PIN, the credential's PIN, the code). SCAL 2 credentials (or with
+// `consent`) are authorized on the service's consent page instead: only the
+// user's PIN is read; the link is printed on stderr and the browser's answer
+// is awaited on http://127.0.0.1:`redirect_port`/cb (RFC 8252).
 struct SignArgs {
   std::vector<std::string> files;
   std::string service;  // https://host:port/csc/v2
   std::string credential;
   std::string user;
-  std::string cacert;  // trust anchors for the service's TLS certificate
+  std::string cacert;     // trust anchors for the service's TLS certificate
+  bool consent = false;   // the consent page even for SCAL 1
+  std::string client_id;  // the registered OAuth client
+  int redirect_port = 0;  // 0: ephemeral
+  std::string consent_timeout = "5m";
+  std::string lang;  // "ja", "en"; "" = from the locale, else the browser's
 };
 absl::Status Sign(const SignArgs& args);
 

@@ -453,6 +453,25 @@ int main(int argc, char** argv) {
   sign_cmd->add_option("--cacert", sign_args.cacert,
                        "PEM file of CA certificates to trust for the service "
                        "(default: the system's)");
+  sign_cmd->add_flag("--consent", sign_args.consent,
+                     "confirm on the service's consent page even for a SCAL 1 "
+                     "credential (SCAL 2 credentials always are)");
+  sign_cmd->add_option("--client-id", sign_args.client_id,
+                       "the OAuth client registered for inkan sign (consent "
+                       "page)");
+  sign_cmd
+      ->add_option("--redirect-port", sign_args.redirect_port,
+                   "the port of the client's registered redirect URI "
+                   "http://127.0.0.1:PORT/cb (default 0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  sign_cmd->add_option("--consent-timeout", sign_args.consent_timeout,
+                       "how long to wait for the answer from the consent page "
+                       "(default 5m)");
+  sign_cmd
+      ->add_option("--lang", sign_args.lang,
+                   "the consent page's language, ja or en (default: the "
+                   "locale's, else the browser's)")
+      ->check(CLI::IsMember({"ja", "en"}));
   sign_cmd->callback([&] { result = Sign(sign_args); });
 
   std::vector<std::string> tls_names, tls_shares;

@@ -1,16 +1,23 @@
 // `inkan sign`: the signer's side of the CSC API (issue 4). Hashes the files,
 // logs in, asks for the credential's certificate chain, authorizes exactly
-// these documents (explicit mode: credential PIN + one-time code), has the
-// service sign, and writes a CAdES-B-B detached signature FILE.p7s.
+// these documents, has the service sign, and writes a CAdES-B-B detached
+// signature FILE.p7s. Authorization is either explicit (SCAL 1 credentials:
+// the credential's PIN and a one-time code, sent with credentials/authorize)
+// or on the service's consent page (SCAL 2, or --consent): OAuth 2.0 with
+// PKCE, the browser's redirect caught on a loopback port, and the credential
+// token used as the SAD.
 #include <boost/json.hpp>
-#include <fstream>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cli/commands.h"
 #include "cli/pin_input.h"
 #include "client/csc_client.h"
+#include "client/loopback_redirect.h"
+#include "client/oauth_consent.h"
 #include "common/encoding.h"
 #include "common/files.h"
 #include "common/status_macros.h"
@@ -22,32 +29,6 @@ namespace {
 
 namespace json = boost::json;
 
-// The CSC error in a response, as a Status for the exit code.
-absl::Status CscFailure(const client::HttpResult& r, absl::string_view what) {
-  std::string error = "error", description;
-  try {
-    json::value v = json::parse(r.body);
-    if (const auto* o = v.if_object()) {
-      if (auto* e = o->if_contains("error"); e && e->is_string())
-        error = std::string(e->as_string());
-      if (auto* d = o->if_contains("error_description"); d && d->is_string())
-        description = std::string(d->as_string());
-    }
-  } catch (const std::exception&) {
-  }
-  std::string msg = absl::StrCat(what, ": HTTP ", r.status, " ", error,
-                                 description.empty() ? "" : ": ", description);
-  if (error == "invalid_pin" || error == "invalid_otp" ||
-      error == "authentication_error") {
-    return absl::UnauthenticatedError(msg);
-  }
-  if (r.status == 403 || absl::StrContains(description, "locked")) {
-    return absl::PermissionDeniedError(msg);
-  }
-  if (r.status >= 500) return absl::UnavailableError(msg);
-  return absl::FailedPreconditionError(msg);
-}
-
 absl::StatusOr<json::object> PostJson(client::CscClient& c,
                                       const std::string& method,
                                       const json::object& body,
@@ -57,7 +38,7 @@ absl::StatusOr<json::object> PostJson(client::CscClient& c,
   auto r = c.Post(method, text, auth);
   CleanseMemory(text.data(), text.size());
   RETURN_IF_ERROR(r.status());
-  if (r->status != 200) return CscFailure(*r, what);
+  if (r->status != 200) return client::FailureStatus(*r, what);
   try {
     json::value v = json::parse(r->body);
     if (v.is_object()) return v.as_object();
@@ -113,42 +94,8 @@ absl::StatusOr<KeyFacts> FactsFor(const json::object& info) {
   return f;
 }
 
-}  // namespace
-
-absl::Status Sign(const SignArgs& a) {
-  if (a.files.empty()) return absl::InvalidArgumentError("give files to sign");
-  if (a.credential.empty())
-    return absl::InvalidArgumentError("--credential is required");
-  if (a.user.empty()) return absl::InvalidArgumentError("--user is required");
-  ASSIGN_OR_RETURN(auto svc, client::CscClient::Connect(a.service, a.cacert));
-  // Reach the service (and check its certificate) before asking for PINs.
-  ASSIGN_OR_RETURN(client::HttpResult info_resp, svc->Post("info", "{}", ""));
-  if (info_resp.status != 200) return CscFailure(info_resp, "info");
-
-  // 1. Log in as the user (HTTP Basic: name + the user's PIN).
-  ASSIGN_OR_RETURN(SecretBytes user_pin,
-                   ReadPin(absl::StrCat("PIN of user ", a.user, ": "), false));
-  std::string basic_raw = absl::StrCat(a.user, ":", user_pin.RevealString());
-  std::string basic = absl::StrCat("Basic ", Base64Encode(basic_raw));
-  CleanseMemory(basic_raw.data(), basic_raw.size());
-  auto login = PostJson(*svc, "auth/login", {}, basic, "auth/login");
-  CleanseMemory(basic.data(), basic.size());
-  RETURN_IF_ERROR(login.status());
-  std::string bearer = absl::StrCat("Bearer ", Str(*login, "access_token"));
-
-  // 2. The credential: key, certificate chain, how it is authorized.
-  ASSIGN_OR_RETURN(json::object info, PostJson(*svc, "credentials/info",
-                                               {{"credentialID", a.credential},
-                                                {"certificates", "chain"},
-                                                {"certInfo", true},
-                                                {"authInfo", true}},
-                                               bearer, "credentials/info"));
-  ASSIGN_OR_RETURN(KeyFacts facts, FactsFor(info));
-  if (Str(info, "SCAL") == "2") {
-    return absl::UnimplementedError(
-        "this credential (SCAL 2) is authorized only on the service's consent "
-        "page; this inkan sign does not run that flow yet");
-  }
+// The certificate chain of credentials/info, end entity first.
+absl::StatusOr<std::vector<std::string>> ChainOf(const json::object& info) {
   std::vector<std::string> chain;
   if (auto* cert = info.if_contains("cert"); cert && cert->is_object()) {
     if (auto* certs = cert->as_object().if_contains("certificates");
@@ -166,12 +113,23 @@ absl::Status Sign(const SignArgs& a) {
         "the credential has no certificate yet: ask the operator to issue one "
         "(inkan cert issue)");
   }
+  return chain;
+}
 
-  // 3. The documents: CAdES signed attributes over each file's digest.
+// The documents: CAdES signed attributes over each file's digest, and the
+// digests the service signs (raw, and in base64 for the JSON calls).
+struct Documents {
   std::vector<crypto::CadesToBeSigned> tbs;
+  std::vector<std::string> digests;
   json::array hashes;
+};
+
+absl::StatusOr<Documents> PrepareDocuments(
+    const std::vector<std::string>& files, const KeyFacts& facts,
+    const std::vector<std::string>& chain) {
+  Documents d;
   absl::Time now = absl::Now();
-  for (const std::string& file : a.files) {
+  for (const std::string& file : files) {
     ASSIGN_OR_RETURN(std::string content, ReadFile(file));
     crypto::CadesRequest r;
     r.content_digest = crypto::Digest(facts.scheme.hash, content);
@@ -180,57 +138,214 @@ absl::Status Sign(const SignArgs& a) {
     r.chain_der.assign(chain.begin() + 1, chain.end());
     r.signing_time = now;
     ASSIGN_OR_RETURN(crypto::CadesToBeSigned t, crypto::PrepareCades(r));
-    hashes.push_back(json::value(Base64Encode(t.digest_to_sign)));
-    tbs.push_back(std::move(t));
+    d.hashes.push_back(json::value(Base64Encode(t.digest_to_sign)));
+    d.digests.push_back(t.digest_to_sign);
+    d.tbs.push_back(std::move(t));
   }
+  return d;
+}
 
-  // 4. Authorize exactly these documents: credential PIN + one-time code.
+// signatures/signHash for every document, then FILE.p7s for each. `sad` is
+// "" with a credential token as `bearer` (the token is the SAD).
+absl::Status SignAndWrite(client::CscClient& svc, const SignArgs& a,
+                          const KeyFacts& facts, const Documents& docs,
+                          const std::string& bearer, const std::string& sad) {
+  json::object request = {{"credentialID", a.credential},
+                          {"hashes", docs.hashes},
+                          {"hashAlgorithmOID", facts.hash_oid},
+                          {"signAlgo", facts.sign_algo_oid}};
+  if (!sad.empty()) request["SAD"] = sad;
+  auto signed_resp = PostJson(svc, "signatures/signHash", request, bearer,
+                              "signatures/signHash");
+  if (auto* s = request.if_contains("SAD"); s && s->is_string()) {
+    CleanseMemory(s->as_string().data(), s->as_string().size());
+  }
+  RETURN_IF_ERROR(signed_resp.status());
+  auto* sigs = signed_resp->if_contains("signatures");
+  if (!sigs || !sigs->is_array() ||
+      sigs->as_array().size() != docs.tbs.size()) {
+    return absl::DataLossError(
+        "signHash returned the wrong number of signatures");
+  }
+  for (size_t i = 0; i < docs.tbs.size(); ++i) {
+    const auto& s = sigs->as_array()[i];
+    if (!s.is_string()) return absl::DataLossError("a signature is not text");
+    ASSIGN_OR_RETURN(std::string sig, Base64Decode(std::string(s.as_string())));
+    ASSIGN_OR_RETURN(std::string p7s, crypto::FinishCades(docs.tbs[i], sig));
+    std::string out = absl::StrCat(a.files[i], ".p7s");
+    RETURN_IF_ERROR(WriteFileAtomic(out, p7s, 0644));
+    std::cout << "signed " << a.files[i] << " -> " << out << "\n";
+  }
+  return absl::OkStatus();
+}
+
+// Explicit mode (SCAL 1): the credential's PIN and a one-time code from the
+// terminal authorize exactly these documents; the SAD signs them.
+absl::Status SignExplicit(client::CscClient& svc, const SignArgs& a,
+                          const KeyFacts& facts, const Documents& docs,
+                          const std::string& bearer) {
   ASSIGN_OR_RETURN(SecretBytes pin, ReadPin("PIN of the credential: ", false));
   ASSIGN_OR_RETURN(SecretBytes otp, ReadPin("one-time code: ", false));
   json::object authorize = {
       {"credentialID", a.credential},
-      {"numSignatures", static_cast<int64_t>(tbs.size())},
-      {"hashes", hashes},
+      {"numSignatures", static_cast<int64_t>(docs.tbs.size())},
+      {"hashes", docs.hashes},
       {"hashAlgorithmOID", facts.hash_oid},
       {"authData",
        json::array{json::object{{"id", "PIN"},
                                 {"value", std::string(pin.RevealString())}},
                    json::object{{"id", "OTP"},
                                 {"value", std::string(otp.RevealString())}}}}};
-  auto sad_resp = PostJson(*svc, "credentials/authorize", authorize, bearer,
+  auto sad_resp = PostJson(svc, "credentials/authorize", authorize, bearer,
                            "credentials/authorize");
+  for (auto& d : authorize["authData"].as_array()) {
+    auto& v = d.as_object()["value"].as_string();
+    CleanseMemory(v.data(), v.size());
+  }
   authorize.clear();
   RETURN_IF_ERROR(sad_resp.status());
+  std::string sad = Str(*sad_resp, "SAD");
+  absl::Status st = SignAndWrite(svc, a, facts, docs, bearer, sad);
+  CleanseMemory(sad.data(), sad.size());
+  return st;
+}
 
-  // 5. Sign, and write each signature as FILE.p7s.
-  ASSIGN_OR_RETURN(json::object signed_resp,
-                   PostJson(*svc, "signatures/signHash",
-                            {{"credentialID", a.credential},
-                             {"SAD", Str(*sad_resp, "SAD")},
-                             {"hashes", hashes},
-                             {"hashAlgorithmOID", facts.hash_oid},
-                             {"signAlgo", facts.sign_algo_oid}},
-                            bearer, "signatures/signHash"));
-  auto* sigs = signed_resp.if_contains("signatures");
-  if (!sigs || !sigs->is_array() || sigs->as_array().size() != tbs.size()) {
-    return absl::DataLossError(
-        "signHash returned the wrong number of signatures");
+// "ja" or "en" from the locale (LC_ALL, LC_MESSAGES, LANG), or "" to let the
+// consent page follow the browser's language.
+std::string LangFromEnvironment() {
+  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') continue;
+    if (absl::StartsWith(v, "ja")) return "ja";
+    if (absl::StartsWith(v, "en")) return "en";
+    return "";
   }
-  for (size_t i = 0; i < tbs.size(); ++i) {
-    const auto& s = sigs->as_array()[i];
-    if (!s.is_string()) return absl::DataLossError("a signature is not text");
-    ASSIGN_OR_RETURN(std::string sig, Base64Decode(std::string(s.as_string())));
-    ASSIGN_OR_RETURN(std::string p7s, crypto::FinishCades(tbs[i], sig));
-    std::string out = absl::StrCat(a.files[i], ".p7s");
-    RETURN_IF_ERROR(WriteFileAtomic(out, p7s, 0644));
-    std::cout << "signed " << a.files[i] << " -> " << out << "\n";
+  return "";
+}
+
+// Consent mode (SCAL 2): the signer confirms the documents on the service's
+// consent page (the PIN and the code are entered there); the credential
+// token the code is exchanged for signs them, with no SAD.
+absl::Status SignWithConsent(client::CscClient& svc, const SignArgs& a,
+                             const KeyFacts& facts, const Documents& docs,
+                             client::LoopbackRedirectListener& listener,
+                             absl::Duration timeout) {
+  client::ConsentRequest req;
+  req.client_id = a.client_id;
+  req.credential_id = a.credential;
+  req.digests = docs.digests;
+  req.hash_oid = facts.hash_oid;
+  for (const std::string& f : a.files) {
+    req.labels.push_back(client::DocumentLabel(f));
   }
-  // The session ends here: the access token is revoked.
-  (void)svc->Post(
-      "auth/revoke",
-      json::serialize(json::object{{"token", Str(*login, "access_token")}}),
-      bearer);
-  return absl::OkStatus();
+  req.description =
+      absl::StrCat("inkan sign: ", a.files.size(),
+                   a.files.size() == 1 ? " document" : " documents");
+  req.lang = a.lang.empty() ? LangFromEnvironment() : a.lang;
+  ASSIGN_OR_RETURN(SecretBytes token,
+                   client::RunConsent(svc, req, listener, timeout, std::cerr));
+  std::string bearer = absl::StrCat("Bearer ", token.RevealString());
+  absl::Status st = SignAndWrite(svc, a, facts, docs, bearer, "");
+  if (!st.ok()) {
+    // What the token still authorizes is given up.
+    std::string token_text(token.RevealString());
+    std::string body = json::serialize(json::object{{"token", token_text}});
+    (void)svc.Post("auth/revoke", body, bearer);
+    CleanseMemory(body.data(), body.size());
+    CleanseMemory(token_text.data(), token_text.size());
+  }
+  CleanseMemory(bearer.data(), bearer.size());
+  return st;
+}
+
+// After the login: the credential, the documents, the authorization (as the
+// credential's SCAL asks) and the signatures.
+absl::Status SignAsUser(client::CscClient& svc, const SignArgs& a,
+                        const std::string& bearer, absl::Duration timeout) {
+  ASSIGN_OR_RETURN(json::object info, PostJson(svc, "credentials/info",
+                                               {{"credentialID", a.credential},
+                                                {"certificates", "chain"},
+                                                {"certInfo", true},
+                                                {"authInfo", true}},
+                                               bearer, "credentials/info"));
+  ASSIGN_OR_RETURN(KeyFacts facts, FactsFor(info));
+  ASSIGN_OR_RETURN(std::vector<std::string> chain, ChainOf(info));
+  bool consent = a.consent || Str(info, "SCAL") == "2";
+  if (!consent) {
+    ASSIGN_OR_RETURN(Documents docs, PrepareDocuments(a.files, facts, chain));
+    return SignExplicit(svc, a, facts, docs, bearer);
+  }
+  if (a.client_id.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--client-id is required: credential ", a.credential,
+        " (SCAL 2) is authorized only on the service's consent page; give the "
+        "OAuth client registered for inkan sign (inkan client add ID "
+        "--redirect-uri http://127.0.0.1:PORT/cb) and --redirect-port PORT"));
+  }
+  ASSIGN_OR_RETURN(auto listener,
+                   client::LoopbackRedirectListener::Bind(a.redirect_port));
+  if (a.redirect_port == 0) {
+    std::cerr << "note: the answer comes back to " << listener->redirect_uri()
+              << ", on a port chosen now; the service accepts it only if "
+                 "client "
+              << a.client_id
+              << " registered exactly this URI (otherwise give "
+                 "--redirect-port with the port of its registered URI)\n";
+  }
+  ASSIGN_OR_RETURN(Documents docs, PrepareDocuments(a.files, facts, chain));
+  return SignWithConsent(svc, a, facts, docs, *listener, timeout);
+}
+
+}  // namespace
+
+absl::Status Sign(const SignArgs& a) {
+  if (a.files.empty()) return absl::InvalidArgumentError("give files to sign");
+  if (a.credential.empty())
+    return absl::InvalidArgumentError("--credential is required");
+  if (a.user.empty()) return absl::InvalidArgumentError("--user is required");
+  if (a.consent && a.client_id.empty()) {
+    return absl::InvalidArgumentError(
+        "--consent needs --client-id: the OAuth client registered for inkan "
+        "sign (inkan client add ID --redirect-uri http://127.0.0.1:PORT/cb)");
+  }
+  if (a.redirect_port < 0 || a.redirect_port > 65535) {
+    return absl::InvalidArgumentError("--redirect-port must be 0..65535");
+  }
+  if (!a.lang.empty() && a.lang != "ja" && a.lang != "en") {
+    return absl::InvalidArgumentError("--lang must be ja or en");
+  }
+  absl::Duration timeout;
+  if (!absl::ParseDuration(a.consent_timeout, &timeout) ||
+      timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad --consent-timeout ", a.consent_timeout, " (e.g. 5m, 90s)"));
+  }
+  ASSIGN_OR_RETURN(auto svc, client::CscClient::Connect(a.service, a.cacert));
+  // Reach the service (and check its certificate) before asking for PINs.
+  ASSIGN_OR_RETURN(client::HttpResult info_resp, svc->Post("info", "{}", ""));
+  if (info_resp.status != 200) return client::FailureStatus(info_resp, "info");
+
+  // Log in as the user (HTTP Basic: name + the user's PIN).
+  ASSIGN_OR_RETURN(SecretBytes user_pin,
+                   ReadPin(absl::StrCat("PIN of user ", a.user, ": "), false));
+  std::string basic_raw = absl::StrCat(a.user, ":", user_pin.RevealString());
+  std::string basic = absl::StrCat("Basic ", Base64Encode(basic_raw));
+  CleanseMemory(basic_raw.data(), basic_raw.size());
+  auto login = PostJson(*svc, "auth/login", {}, basic, "auth/login");
+  CleanseMemory(basic.data(), basic.size());
+  RETURN_IF_ERROR(login.status());
+  std::string access_token = Str(*login, "access_token");
+  std::string bearer = absl::StrCat("Bearer ", access_token);
+
+  absl::Status st = SignAsUser(*svc, a, bearer, timeout);
+
+  // The session ends here, signed or not: the access token is revoked.
+  std::string body = json::serialize(json::object{{"token", access_token}});
+  (void)svc->Post("auth/revoke", body, bearer);
+  CleanseMemory(body.data(), body.size());
+  CleanseMemory(access_token.data(), access_token.size());
+  CleanseMemory(bearer.data(), bearer.size());
+  return st;
 }
 
 }  // namespace inkan::cli

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/version.hpp>
+#include <boost/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -20,12 +21,15 @@ namespace inkan::client {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace json = boost::json;
 using tcp = asio::ip::tcp;
 
 class CscClient::Impl {
  public:
-  Impl(std::string host, std::string port, std::string path)
-      : host_(std::move(host)),
+  Impl(std::string base_url, std::string host, std::string port,
+       std::string path)
+      : base_url_(std::move(base_url)),
+        host_(std::move(host)),
         port_(std::move(port)),
         path_(std::move(path)),
         ssl_(asio::ssl::context::tls_client) {}
@@ -81,8 +85,9 @@ class CscClient::Impl {
   }
 
   absl::StatusOr<HttpResult> Post(const std::string& method,
-                                  const std::string& json,
-                                  const std::string& authorization) {
+                                  const std::string& body,
+                                  const std::string& authorization,
+                                  const std::string& content_type) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!stream_) RETURN_IF_ERROR(Open());
       try {
@@ -90,11 +95,11 @@ class CscClient::Impl {
                                              11};
         req.set(http::field::host, host_);
         req.set(http::field::user_agent, "inkan-sign");
-        req.set(http::field::content_type, "application/json");
+        req.set(http::field::content_type, content_type);
         if (!authorization.empty())
           req.set(http::field::authorization, authorization);
         req.keep_alive(true);
-        req.body() = json;
+        req.body() = body;
         req.prepare_payload();
         beast::get_lowest_layer(*stream_).expires_after(
             std::chrono::seconds(120));
@@ -119,8 +124,10 @@ class CscClient::Impl {
     return absl::UnavailableError("the service did not answer");
   }
 
+  const std::string& base_url() const { return base_url_; }
+
  private:
-  std::string host_, port_, path_;
+  std::string base_url_, host_, port_, path_;
   asio::io_context io_;
   asio::ssl::context ssl_;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream_;
@@ -158,15 +165,42 @@ absl::StatusOr<std::unique_ptr<CscClient>> CscClient::Connect(
     return absl::InvalidArgumentError(
         absl::StrCat("bad service URL ", base_url));
   }
-  auto impl = std::make_unique<Impl>(host, port, path);
+  auto impl = std::make_unique<Impl>(absl::StrCat("https://", authority, path),
+                                     host, port, path);
   RETURN_IF_ERROR(impl->Setup(ca_file));
   return std::unique_ptr<CscClient>(new CscClient(std::move(impl)));
 }
 
 absl::StatusOr<HttpResult> CscClient::Post(const std::string& method,
-                                           const std::string& json,
-                                           const std::string& authorization) {
-  return impl_->Post(method, json, authorization);
+                                           const std::string& body,
+                                           const std::string& authorization,
+                                           const std::string& content_type) {
+  return impl_->Post(method, body, authorization, content_type);
+}
+
+const std::string& CscClient::base_url() const { return impl_->base_url(); }
+
+absl::Status FailureStatus(const HttpResult& r, absl::string_view what) {
+  std::string error = "error", description;
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (const auto* o = ec ? nullptr : v.if_object()) {
+    if (auto* e = o->if_contains("error"); e && e->is_string())
+      error = std::string(e->as_string());
+    if (auto* d = o->if_contains("error_description"); d && d->is_string())
+      description = std::string(d->as_string());
+  }
+  std::string msg = absl::StrCat(what, ": HTTP ", r.status, " ", error,
+                                 description.empty() ? "" : ": ", description);
+  if (error == "invalid_pin" || error == "invalid_otp" ||
+      error == "authentication_error") {
+    return absl::UnauthenticatedError(msg);
+  }
+  if (r.status == 403 || absl::StrContains(description, "locked")) {
+    return absl::PermissionDeniedError(msg);
+  }
+  if (r.status >= 500) return absl::UnavailableError(msg);
+  return absl::FailedPreconditionError(msg);
 }
 
 }  // namespace inkan::client

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace inkan::client {
 
@@ -27,19 +28,30 @@ class CscClient {
       const std::string& base_url, const std::string& ca_file);
   ~CscClient();
 
-  // POSTs `json` to base + `method` ("auth/login", ...). `authorization` is
+  // POSTs `body` (JSON unless `content_type` says otherwise, e.g. a form for
+  // oauth2/token) to base + `method` ("auth/login", ...). `authorization` is
   // the whole header value ("Bearer …", "Basic …") or "". Unavailable if the
   // connection or TLS fails (it reconnects once if the server closed a
   // kept-alive connection).
-  absl::StatusOr<HttpResult> Post(const std::string& method,
-                                  const std::string& json,
-                                  const std::string& authorization);
+  absl::StatusOr<HttpResult> Post(
+      const std::string& method, const std::string& body,
+      const std::string& authorization,
+      const std::string& content_type = "application/json");
+
+  // "https://host:port/path/" as given to Connect (with a trailing "/").
+  const std::string& base_url() const;
 
  private:
   class Impl;
   explicit CscClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The CSC error of an answer that is not a success, as a Status whose code
+// gives `inkan sign`'s exit code: a wrong PIN, code or login is
+// Unauthenticated, 403 or a lock PermissionDenied, 5xx Unavailable, anything
+// else FailedPrecondition. `what` names the call ("credentials/authorize").
+absl::Status FailureStatus(const HttpResult& result, absl::string_view what);
 
 }  // namespace inkan::client
 
