@@ -279,6 +279,36 @@ absl::Status AuthorizationService::CommitGrouped(
   return mine.result;
 }
 
+namespace {
+
+// RFC 8252 §7.3: a native app's loopback redirect (http://127.0.0.1/… or
+// http://[::1]/…, registered without a port) matches the same URI with any
+// port, since the app listens on whatever port it gets. Scheme, host, path
+// and query must match exactly; "localhost" is not given this latitude
+// (§8.3).
+bool LoopbackMatch(absl::string_view registered, absl::string_view asked) {
+  for (absl::string_view host : {"http://127.0.0.1", "http://[::1]"}) {
+    if (!absl::StartsWith(registered, host) || !absl::StartsWith(asked, host))
+      continue;
+    absl::string_view reg_rest = registered.substr(host.size());
+    absl::string_view ask_rest = asked.substr(host.size());
+    if (reg_rest.empty() || reg_rest[0] != '/') return false;  // has a port
+    if (ask_rest.empty() || ask_rest[0] != ':') return false;
+    size_t slash = ask_rest.find('/');
+    if (slash == absl::string_view::npos) return false;
+    absl::string_view port = ask_rest.substr(1, slash - 1);
+    int n = 0;
+    if (port.empty() || port.size() > 5 || !absl::SimpleAtoi(port, &n) ||
+        n <= 0 || n > 65535 || port[0] == '0') {
+      return false;
+    }
+    return ask_rest.substr(slash) == reg_rest;
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::StatusOr<storage::ClientRecord> AuthorizationService::CheckClient(
     absl::string_view client_id, std::string* redirect_uri) {
   storage::ClientRecord client;
@@ -300,7 +330,7 @@ absl::StatusOr<storage::ClientRecord> AuthorizationService::CheckClient(
     return client;
   }
   for (const auto& r : client.redirect_uris) {
-    if (r == *redirect_uri) return client;
+    if (r == *redirect_uri || LoopbackMatch(r, *redirect_uri)) return client;
   }
   return absl::InvalidArgumentError(
       "redirect_uri is not one the client registered");

@@ -177,7 +177,9 @@ class AuthorizationService {
     int num_signatures = 0;
   };
   // The registered client and the redirect URI to use: `redirect_uri` if it
-  // is registered exactly, or the only registered one when it is empty.
+  // is registered exactly (or, for a loopback URI registered without a port,
+  // with any port: RFC 8252 §7.3), or the only registered one when it is
+  // empty.
   // NotFound for an unknown or removed client; InvalidArgument for an
   // unregistered redirect URI.
   absl::StatusOr<storage::ClientRecord> CheckClient(absl::string_view client_id,

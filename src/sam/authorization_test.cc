@@ -198,7 +198,8 @@ TEST_F(AuthorizationTest, ConcurrentRequestsSignEachHashExactlyOnce) {
   ASSERT_TRUE(store_
                   ->Transact(storage::TxMode::kReadOnly,
                              [&](storage::Transaction& tx) {
-                               auto r = audit::VerifyLog(tx, **verifier, "test/authz");
+                               auto r = audit::VerifyLog(tx, **verifier,
+                                                         "test/authz");
                                intact = r.ok() && r->ok;
                                return absl::OkStatus();
                              })
@@ -246,6 +247,39 @@ TEST_F(AuthorizationTest, ScalTwoCountsAndTokensAreEnforced) {
   EXPECT_TRUE(
       absl::IsUnauthenticated(auth_->Authenticate(token->secret).status()));
   EXPECT_TRUE(absl::IsUnauthenticated(auth_->Authenticate("nope").status()));
+}
+
+TEST_F(AuthorizationTest, RedirectUrisMatchExactlyExceptALoopbackPort) {
+  storage::ClientRecord c;
+  c.client_id = "native";
+  c.redirect_uris = {"http://127.0.0.1/cb", "http://localhost/cb",
+                     "https://app.example.jp/cb"};
+  c.created = clock_.Now();
+  ASSERT_TRUE(AddClient(*store_, *log_, c, ctx_).ok());
+  auto check = [&](std::string uri) {
+    return auth_->CheckClient("native", &uri).ok();
+  };
+  EXPECT_TRUE(check("https://app.example.jp/cb"));
+  EXPECT_FALSE(check("https://app.example.jp/cb/"));
+  EXPECT_FALSE(check("https://app.example.jp:8443/cb"));
+  EXPECT_TRUE(check("http://127.0.0.1/cb"));
+  EXPECT_TRUE(check("http://127.0.0.1:54321/cb"));  // RFC 8252 §7.3
+  EXPECT_FALSE(check("http://127.0.0.1:54321/cb2"));
+  EXPECT_FALSE(check("http://127.0.0.1:54321/cb?x=1"));
+  EXPECT_FALSE(check("http://127.0.0.1:0/cb"));
+  EXPECT_FALSE(check("http://127.0.0.1:99999/cb"));
+  EXPECT_FALSE(check("http://127.0.0.1:80@evil.example/cb"));
+  EXPECT_FALSE(check("http://localhost:54321/cb"));  // not for names (§8.3)
+  std::string none;
+  EXPECT_FALSE(auth_->CheckClient("native", &none).ok());  // several registered
+  std::string any = "https://app.example.jp/cb";
+  EXPECT_TRUE(absl::IsNotFound(auth_->CheckClient("nobody", &any).status()));
+  // Bad registrations.
+  c.client_id = "web";
+  c.redirect_uris = {"http://app.example.jp/cb"};
+  EXPECT_TRUE(absl::IsInvalidArgument(AddClient(*store_, *log_, c, ctx_)));
+  c.redirect_uris = {"https://app.example.jp/cb#frag"};
+  EXPECT_TRUE(absl::IsInvalidArgument(AddClient(*store_, *log_, c, ctx_)));
 }
 
 }  // namespace
