@@ -144,6 +144,9 @@ struct SignArgs {
   int redirect_port = 0;  // 0: ephemeral
   std::string consent_timeout = "5m";
   std::string lang;  // "ja", "en"; "" = from the locale, else the browser's
+  // The possession factor as a smart card (explicit mode): its PKCS#11
+  // module, token label and (optional) key label.
+  std::string card_module, card_token, card_key;
 };
 absl::Status Sign(const SignArgs& args);
 

@@ -459,6 +459,15 @@ int main(int argc, char** argv) {
   sign_cmd->add_option("--client-id", sign_args.client_id,
                        "the OAuth client registered for inkan sign (consent "
                        "page)");
+  sign_cmd->add_option(
+      "--card-module", sign_args.card_module,
+      "answer with a smart card instead of a one-time code: its "
+      "PKCS#11 module (explicit mode)");
+  sign_cmd->add_option("--card-token", sign_args.card_token,
+                       "the card's token label");
+  sign_cmd->add_option("--card-key", sign_args.card_key,
+                       "the card's authentication key label (default: its "
+                       "only private key)");
   sign_cmd
       ->add_option("--redirect-port", sign_args.redirect_port,
                    "the port of the client's registered redirect URI "

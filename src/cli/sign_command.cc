@@ -9,12 +9,14 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/commands.h"
 #include "cli/pin_input.h"
+#include "client/card_signer.h"
 #include "client/csc_client.h"
 #include "client/loopback_redirect.h"
 #include "client/oauth_consent.h"
@@ -23,6 +25,7 @@
 #include "common/status_macros.h"
 #include "crypto/cades.h"
 #include "crypto/digest.h"
+#include "sam/authorization.h"
 
 namespace inkan::cli {
 namespace {
@@ -179,13 +182,47 @@ absl::Status SignAndWrite(client::CscClient& svc, const SignArgs& a,
   return absl::OkStatus();
 }
 
-// Explicit mode (SCAL 1): the credential's PIN and a one-time code from the
-// terminal authorize exactly these documents; the SAD signs them.
+// The card's answer to the service's challenge for these documents
+// (authData CARD): credentials/getChallenge, then the card signs the text
+// sam::CardChallengeMessage binds to the credential and the exact hashes.
+absl::StatusOr<std::string> CardAnswer(client::CscClient& svc,
+                                       const SignArgs& a, const Documents& docs,
+                                       const std::string& bearer) {
+  if (a.card_token.empty()) {
+    return absl::InvalidArgumentError(
+        "--card-module needs --card-token (the card's token label)");
+  }
+  ASSIGN_OR_RETURN(
+      json::object ch,
+      PostJson(svc, "credentials/getChallenge",
+               {{"credentialID", a.credential}, {"authObjectID", "CARD"}},
+               bearer, "credentials/getChallenge"));
+  std::set<std::string> digests;
+  for (const auto& t : docs.tbs) digests.insert(t.digest_to_sign);
+  std::string message =
+      sam::CardChallengeMessage(Str(ch, "challenge"), a.credential, digests);
+  ASSIGN_OR_RETURN(SecretBytes card_pin, ReadPin("PIN of the card: ", false));
+  ASSIGN_OR_RETURN(std::string sig,
+                   client::CardSign(a.card_module, a.card_token, card_pin,
+                                    a.card_key, message));
+  return Base64Encode(sig);
+}
+
+// Explicit mode (SCAL 1): the credential's PIN and a possession factor — a
+// one-time code from the terminal, or the card (--card-module) — authorize
+// exactly these documents; the SAD signs them.
 absl::Status SignExplicit(client::CscClient& svc, const SignArgs& a,
                           const KeyFacts& facts, const Documents& docs,
                           const std::string& bearer) {
   ASSIGN_OR_RETURN(SecretBytes pin, ReadPin("PIN of the credential: ", false));
-  ASSIGN_OR_RETURN(SecretBytes otp, ReadPin("one-time code: ", false));
+  json::object possession;
+  if (!a.card_module.empty()) {
+    ASSIGN_OR_RETURN(std::string card, CardAnswer(svc, a, docs, bearer));
+    possession = {{"id", "CARD"}, {"value", card}};
+  } else {
+    ASSIGN_OR_RETURN(SecretBytes otp, ReadPin("one-time code: ", false));
+    possession = {{"id", "OTP"}, {"value", std::string(otp.RevealString())}};
+  }
   json::object authorize = {
       {"credentialID", a.credential},
       {"numSignatures", static_cast<int64_t>(docs.tbs.size())},
@@ -194,8 +231,7 @@ absl::Status SignExplicit(client::CscClient& svc, const SignArgs& a,
       {"authData",
        json::array{json::object{{"id", "PIN"},
                                 {"value", std::string(pin.RevealString())}},
-                   json::object{{"id", "OTP"},
-                                {"value", std::string(otp.RevealString())}}}}};
+                   possession}}};
   auto sad_resp = PostJson(svc, "credentials/authorize", authorize, bearer,
                            "credentials/authorize");
   for (auto& d : authorize["authData"].as_array()) {
