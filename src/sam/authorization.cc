@@ -557,6 +557,37 @@ AuthorizationService::ExchangeCode(absl::string_view client_id,
   return TokenResult{{token.first, t.expires}, t.scope, t.credential_id};
 }
 
+absl::Status AuthorizationService::RevokeForClient(
+    absl::string_view client_id, const std::optional<std::string>& secret,
+    absl::string_view token, const Context& ctx) {
+  std::string id = GrantId(token);
+  return audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        auto client = tx.GetClient(client_id);
+        if (!client.ok() || !client->active) {
+          return absl::PermissionDeniedError("unknown client");
+        }
+        if (!client->secret_hash.empty()) {
+          std::string given = secret ? HexEncode(crypto::Sha256(*secret)) : "";
+          if (!SecretBytes(given).ConstantTimeEquals(
+                  SecretBytes(client->secret_hash))) {
+            return absl::PermissionDeniedError("client authentication failed");
+          }
+        }
+        auto g = tx.GetGrant(id);
+        if (!g.ok() || g->client_id != client_id || g->kind != "access" ||
+            g->revoked) {
+          return absl::OkStatus();  // RFC 7009 §2.2: nothing to do
+        }
+        RETURN_IF_ERROR(tx.UpdateGrant(id, g->uses_left, g->hashes, true));
+        return log_.Append(tx, Event{"oauth2.revoke",
+                                     {{"actor", ctx.actor},
+                                      {"client", std::string(client_id)},
+                                      {"token_id", id.substr(0, 16)},
+                                      {"scope", g->scope}}});
+      });
+}
+
 size_t AuthorizationService::active_sads() {
   absl::MutexLock lock(&mu_);
   DropExpiredLocked();

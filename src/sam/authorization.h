@@ -216,6 +216,14 @@ class AuthorizationService {
       absl::string_view code, absl::string_view verifier,
       absl::string_view redirect_uri, const Context& ctx);
 
+  // oauth2/revoke: a client revokes a token it was issued (RFC 7009: an
+  // unknown token, or another client's, is answered as done and changes
+  // nothing). PermissionDenied for a missing or wrong client secret of a
+  // confidential client, or an unknown client.
+  absl::Status RevokeForClient(absl::string_view client_id,
+                               const std::optional<std::string>& secret,
+                               absl::string_view token, const Context& ctx);
+
   // Active SADs held in memory (for status and tests).
   size_t active_sads();
 

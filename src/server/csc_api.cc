@@ -262,10 +262,11 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     info.description = "inkan remote signing service";
     info.auth_type = {"basic", "oauth2code"};
     info.oauth2 = "/csc/v2/oauth2/authorize";
-    info.methods = {
-        "auth/login",         "auth/revoke",      "credentials/getChallenge",
-        "credentials/list",   "credentials/info", "credentials/authorize",
-        "signatures/signHash"};
+    info.methods = {"oauth2/authorize",      "oauth2/token",
+                    "oauth2/revoke",         "auth/login",
+                    "auth/revoke",           "credentials/getChallenge",
+                    "credentials/list",      "credentials/info",
+                    "credentials/authorize", "signatures/signHash"};
     for (auto alg :
          {crypto::KeyAlgorithm::kEcP256, crypto::KeyAlgorithm::kEcP384,
           crypto::KeyAlgorithm::kRsa2048}) {
@@ -286,6 +287,29 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     return Error(csc::CscError{405, "invalid_request", "Use POST"});
   }
   if (op == "oauth2/token") return Token(req);
+  if (op == "oauth2/revoke") {
+    auto parsed = csc::ParseOAuth2RevokeRequest(req.body);
+    if (!parsed.ok()) return Error(csc::FromStatus(parsed.status()));
+    std::optional<std::string> secret = parsed->client_secret;
+    std::string client_id = parsed->client_id.value_or("");
+    std::string basic = Header(req, "authorization");
+    if (absl::StartsWithIgnoreCase(basic, "Basic ")) {
+      auto decoded = Base64Decode(absl::StripAsciiWhitespace(basic.substr(6)));
+      size_t colon = decoded.ok() ? decoded->find(':') : std::string::npos;
+      if (colon != std::string::npos) {
+        if (client_id.empty())
+          client_id = PercentDecode(decoded->substr(0, colon));
+        if (!secret) secret = PercentDecode(decoded->substr(colon + 1));
+      }
+    }
+    absl::Status st = auth_.RevokeForClient(client_id, secret, parsed->token,
+                                            {absl::StrCat("api:", req.peer)});
+    if (absl::IsPermissionDenied(st)) {
+      return Error(csc::InvalidClient("Invalid authorization header"));
+    }
+    if (!st.ok()) return Error(csc::FromStatus(st));
+    return Json(200, "");
+  }
   if (op == "auth/login") {
     auto parsed = csc::ParseAuthLoginRequest(req.body);
     if (!parsed.ok()) return Error(csc::FromStatus(parsed.status()));

@@ -104,6 +104,11 @@ expect_rc 0 "… and the signature verifies with the certified key" -- \
   openssl dgst -sha256 -verify "$WORK/erin.pub" -signature "$WORK/sigA.der" "$WORK/docA"
 sign "$HA"
 [ "$HTTP" = 400 ] && ok "… once" || not_ok "again: $HTTP $OUT"
+OUT=$(curl -sS --cacert "$WORK/root.pem" -w '\n%{http_code}' -X POST --data-urlencode "token=$TOKEN" \
+  --data-urlencode client_id=signer-app "${BASE}oauth2/revoke")
+[ "${OUT##*$'\n'}" = 200 ] && ok "oauth2/revoke" || not_ok "oauth2/revoke: $OUT"
+sign "$(openssl dgst -sha256 -binary "$WORK/docB" | b64url)"
+[ "$HTTP" = 401 ] && ok "… and the revoked credential token no longer signs" || not_ok "after revoke: $HTTP $OUT"
 
 # ---- No ----
 V3=$(openssl rand -base64 48 | b64url)
