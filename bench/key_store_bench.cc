@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 
+#include "bench/raw_c_sign.h"
 #include "common/files.h"
 #include "common/secret_bytes.h"
 #include "crypto/digest.h"
@@ -99,55 +100,13 @@ void BM_RawOpenSsl(benchmark::State& state) {
 // Raw PKCS#11: a non-extractable session key generated on this thread's own
 // session; C_SignInit + C_Sign per signature, no inkan code in the loop.
 void BM_RawCSign(benchmark::State& state) {
-  KeyAlgorithm alg = Alg(state);
-  CK_FUNCTION_LIST* fn = env->module->fn();
-  CK_SESSION_HANDLE s;
-  fn->C_OpenSession(env->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
-                    nullptr, &s);
-  fn->C_Login(s, CKU_USER, const_cast<CK_BYTE*>(env->pin.Reveal().data()),
-              env->pin.size());
-  CK_BBOOL t = CK_TRUE, f = CK_FALSE;
-  CK_ULONG bits = 2048;
-  CK_BYTE exp[] = {1, 0, 1};
-  CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-  std::vector<CK_ATTRIBUTE> pub = {{CKA_TOKEN, &f, 1}};
-  if (alg == KeyAlgorithm::kRsa2048) {
-    pub.push_back({CKA_MODULUS_BITS, &bits, sizeof(bits)});
-    pub.push_back({CKA_PUBLIC_EXPONENT, exp, 3});
-  } else {
-    pub.push_back({CKA_EC_PARAMS, p256, sizeof(p256)});
-  }
-  CK_ATTRIBUTE priv[] = {{CKA_TOKEN, &f, 1},
-                         {CKA_PRIVATE, &t, 1},
-                         {CKA_SENSITIVE, &t, 1},
-                         {CKA_EXTRACTABLE, &f, 1},
-                         {CKA_SIGN, &t, 1}};
-  CK_MECHANISM gen = {alg == KeyAlgorithm::kRsa2048 ? CKM_RSA_PKCS_KEY_PAIR_GEN
-                                                    : CKM_EC_KEY_PAIR_GEN,
-                      nullptr, 0};
-  CK_OBJECT_HANDLE pub_h, priv_h;
-  if (fn->C_GenerateKeyPair(s, &gen, pub.data(), pub.size(), priv, 5, &pub_h,
-                            &priv_h) != CKR_OK) {
-    state.SkipWithError("C_GenerateKeyPair failed");
+  auto signer = bench::RawCSigner::Create(env->module->fn(), env->slot,
+                                          env->pin, Alg(state));
+  if (!signer.ok()) {
+    state.SkipWithError(std::string(signer.status().message()).c_str());
     return;
   }
-  std::string input = crypto::Sha256("bench");
-  if (alg == KeyAlgorithm::kRsa2048) {
-    input =
-        std::string(crypto::DigestInfoPrefix(HashAlgorithm::kSha256)) + input;
-  }
-  CK_MECHANISM mech = {alg == KeyAlgorithm::kRsa2048 ? CKM_RSA_PKCS : CKM_ECDSA,
-                       nullptr, 0};
-  CK_BYTE sig[512];
-  for (auto _ : state) {
-    CK_ULONG len = sizeof(sig);
-    fn->C_SignInit(s, &mech, priv_h);
-    fn->C_Sign(s, reinterpret_cast<CK_BYTE*>(input.data()), input.size(), sig,
-               &len);
-  }
-  fn->C_DestroyObject(s, priv_h);
-  fn->C_DestroyObject(s, pub_h);
-  fn->C_CloseSession(s);
+  for (auto _ : state) (*signer)->Sign();
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(AlgName(state));
 }
