@@ -795,6 +795,9 @@ absl::Status Serve(const ServeArgs& args) {
   opts.listen = args.listen;
   opts.tls_cert_file = args.tls_cert;
   opts.tls_key_file = args.tls_key;
+  if (args.io_threads < 1 || args.io_threads > 256)
+    return absl::InvalidArgumentError("--io-threads is 1..256");
+  opts.io_threads = args.io_threads;
   ASSIGN_OR_RETURN(opts.auth.sad_ttl, server::ParseWindow(args.sad_ttl));
   ASSIGN_OR_RETURN(auto svc, server::Service::Start(*inst, opts));
   // Flushed: scripts wait for these lines.

@@ -156,6 +156,7 @@ struct ServeArgs {
   std::string listen;  // HTTPS "HOST:PORT"; "" = control socket only
   std::string tls_cert, tls_key;
   std::string sad_ttl = "5m";
+  int io_threads = 16;
   std::string crl_every = "1h";
   std::string max_activation = "24h";
 };

@@ -416,6 +416,9 @@ int main(int argc, char** argv) {
   serve->add_option(
       "--tls-key", serve_args.tls_key,
       "its private key PEM, mode 0600 (default DATA/tls/key.pem)");
+  serve->add_option("--io-threads", serve_args.io_threads,
+                    "HTTPS threads (16); requests waiting for the audit "
+                    "log's commit share it");
   serve->add_option("--sad-ttl", serve_args.sad_ttl,
                     "how long an authorization (SAD) lives (default 5m)");
   serve->add_option("--crl-every", serve_args.crl_every,

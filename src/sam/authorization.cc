@@ -154,11 +154,21 @@ absl::StatusOr<Caller> AuthorizationService::Authenticate(
     absl::string_view bearer) {
   if (bearer.empty() || bearer.size() > 512)
     return absl::UnauthenticatedError("missing or malformed access token");
+  std::string id = GrantId(bearer);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = callers_.find(id);
+    if (it != callers_.end()) {
+      if (clock_.Now() < it->second.until) return it->second.caller;
+      callers_.erase(it);
+    }
+  }
   Caller c;
+  absl::Time expires;
   absl::Status st = store_.Transact(
       storage::TxMode::kReadOnly,
       [&](storage::Transaction& tx) -> absl::Status {
-        auto g = tx.GetGrant(GrantId(bearer));
+        auto g = tx.GetGrant(id);
         if (absl::IsNotFound(g.status()))
           return absl::UnauthenticatedError("unknown access token");
         RETURN_IF_ERROR(g.status());
@@ -175,9 +185,13 @@ absl::StatusOr<Caller> AuthorizationService::Authenticate(
         c.scope = g->scope;
         c.credential_id = g->credential_id;
         c.token_id = g->id;
+        expires = g->expires;
         return absl::OkStatus();
       });
   RETURN_IF_ERROR(st);
+  absl::MutexLock lock(&mu_);
+  if (callers_.size() > 100000) callers_.clear();  // bounded memory
+  callers_[id] = {c, std::min(expires, clock_.Now() + absl::Seconds(60))};
   return c;
 }
 
@@ -185,6 +199,7 @@ absl::Status AuthorizationService::Revoke(const Caller& caller,
                                           absl::string_view token,
                                           const Context& ctx) {
   std::string id = GrantId(token);
+  ForgetCallers();
   return audit::RunAudited(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         auto g = tx.GetGrant(id);
@@ -376,6 +391,7 @@ absl::StatusOr<IssuedSecret> AuthorizationService::IssueCode(
   if (key != nullptr) {
     ActiveSad active;
     active.key = std::move(key);
+    active.bound = g.hashes;
     active.remaining = std::move(bound);
     active.uses_left = request.num_signatures;
     active.expires = g.expires;
@@ -472,6 +488,7 @@ AuthorizationService::ExchangeCode(absl::string_view client_id,
     }
   }
   if (g.revoked) {
+    ForgetCallers();
     // A code used twice: whatever was issued from it goes too.
     (void)audit::RunAudited(
         store_, log_, [&](storage::Transaction& tx) -> absl::Status {
@@ -561,6 +578,7 @@ absl::Status AuthorizationService::RevokeForClient(
     absl::string_view client_id, const std::optional<std::string>& secret,
     absl::string_view token, const Context& ctx) {
   std::string id = GrantId(token);
+  ForgetCallers();
   return audit::RunAudited(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         auto client = tx.GetClient(client_id);
@@ -586,6 +604,11 @@ absl::Status AuthorizationService::RevokeForClient(
                                       {"token_id", id.substr(0, 16)},
                                       {"scope", g->scope}}});
       });
+}
+
+void AuthorizationService::ForgetCallers() {
+  absl::MutexLock lock(&mu_);
+  callers_.clear();
 }
 
 size_t AuthorizationService::active_sads() {
@@ -708,6 +731,7 @@ absl::StatusOr<IssuedSecret> AuthorizationService::AuthorizeCredential(
       }));
   ActiveSad active;
   active.key = std::move(key);
+  active.bound = g.hashes;
   active.remaining = std::move(bound);
   active.uses_left = num_signatures;
   active.expires = g.expires;
@@ -764,7 +788,9 @@ absl::StatusOr<std::vector<std::string>> AuthorizationService::SignHashes(
     for (const auto& h : hashes) s.remaining.erase(h);
     s.uses_left -= static_cast<int64_t>(hashes.size());
     uses_left = s.uses_left;
-    remaining = CanonicalHashes(s.remaining);
+    // The grant keeps the authorized set; what is left is counted, and each
+    // hash signed is on the log.
+    remaining = s.bound;
     key = s.key;
   }
   std::vector<std::string> signatures;
@@ -781,20 +807,23 @@ absl::StatusOr<std::vector<std::string>> AuthorizationService::SignHashes(
     st = CommitGrouped([&](storage::Transaction& tx) -> absl::Status {
       RETURN_IF_ERROR(tx.UpdateGrant(id, uses_left, remaining,
                                      /*revoked=*/uses_left == 0));
-      for (const auto& h : hashes) {
-        RETURN_IF_ERROR(log_.Append(
-            tx, Event{"signature",
-                      {{"actor", ctx.actor},
-                       {"user", caller.user},
-                       {"client", caller.client_id},
-                       {"credential", std::string(credential_id)},
-                       {"sad_id", id.substr(0, 16)},
-                       {"hash", HexEncode(h)},
-                       {"algorithm",
-                        std::string(crypto::KeyAlgorithmName(scheme.key))},
-                       {"digest", std::string(crypto::HashAlgorithmName(
-                                      scheme.hash))}}}));
-      }
+      // One entry per request, naming every hash it signed.
+      std::vector<std::string> hex;
+      hex.reserve(hashes.size());
+      for (const auto& h : hashes) hex.push_back(HexEncode(h));
+      RETURN_IF_ERROR(log_.Append(
+          tx, Event{"signature",
+                    {{"actor", ctx.actor},
+                     {"user", caller.user},
+                     {"client", caller.client_id},
+                     {"credential", std::string(credential_id)},
+                     {"sad_id", id.substr(0, 16)},
+                     {"count", static_cast<int64_t>(hashes.size())},
+                     {"hashes", absl::StrJoin(hex, ",")},
+                     {"algorithm",
+                      std::string(crypto::KeyAlgorithmName(scheme.key))},
+                     {"digest",
+                      std::string(crypto::HashAlgorithmName(scheme.hash))}}}));
       return absl::OkStatus();
     });
   }

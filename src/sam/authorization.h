@@ -13,7 +13,7 @@
 //   - SignHashes (signatures/signHash): each hash signed must be in the SAD and
 //     is consumed; a SAD never serves another credential, user, client or hash,
 //     nor a hash twice. The signatures are returned only after the consumption
-//     and one `signature` event per hash are on the audit log.
+//     and a `signature` event naming every hash are on the audit log.
 //   - A credential with SCAL 2 is authorized only through the consent page
 //     (the OAuth 2.0 flow), never in explicit mode.
 //
@@ -233,6 +233,7 @@ class AuthorizationService {
     // or expires meanwhile.
     std::shared_ptr<hsm::ActiveKey> key;
     std::set<std::string> remaining;  // raw digests
+    std::string bound;  // the authorized set, canonical (the grant's hashes)
     int64_t uses_left = 0;
     absl::Time expires;
     int64_t user_id = 0;
@@ -241,6 +242,7 @@ class AuthorizationService {
     crypto::HashAlgorithm hash = crypto::HashAlgorithm::kSha256;
   };
   void DropExpiredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetCallers();
   absl::StatusOr<IssuedSecret> IssueCode(const CodeRequest& request,
                                          int64_t user_id,
                                          absl::string_view user,
@@ -265,6 +267,13 @@ class AuthorizationService {
   const AuthOptions options_;
   absl::Mutex mu_;
   std::map<std::string, ActiveSad> sads_ ABSL_GUARDED_BY(mu_);
+  // Access tokens already checked, by grant id, until min(expiry, 60 s);
+  // emptied on every revocation.
+  struct CachedCaller {
+    Caller caller;
+    absl::Time until;
+  };
+  std::map<std::string, CachedCaller> callers_ ABSL_GUARDED_BY(mu_);
   struct Challenge {
     std::string b64;
     absl::Time expires;

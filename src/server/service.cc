@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Start(
                           : options.tls_key_file;
     api::HttpsServerOptions https;
     https.listen = options.listen;
+    https.threads = options.io_threads;
     auto chain = ReadFile(cert);
     if (!chain.ok()) {
       return absl::FailedPreconditionError(absl::StrCat(

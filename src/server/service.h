@@ -39,6 +39,9 @@ struct ServiceOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   sam::AuthOptions auth;
+  // HTTPS io threads. A signHash waits for its group commit on its thread,
+  // so more threads let more requests share one fsync.
+  int io_threads = 16;
   // CRLs are signed this often while the CA key is active (and once as soon
   // as it becomes active).
   absl::Duration crl_interval = absl::Hours(1);

@@ -137,8 +137,8 @@ struct GrantRecord {
   std::string scope;          // "service" or "credential"
   std::string credential_id;  // credential-scoped grants; "" otherwise
   // The document hashes a credential-scoped grant is bound to, in canonical
-  // form (sorted base64, comma-separated); "" for none. A SAD loses each hash
-  // as it is signed.
+  // form (sorted base64, comma-separated); "" for none. (Which of them a SAD
+  // has signed is on the audit log; uses_left counts what is left.)
   std::string hashes;
   int64_t uses_left = 0;  // SAD: signatures left; code: 1; -1: unlimited
   std::string parent;     // the grant this one came from, "" for none
