@@ -13,6 +13,13 @@ CRED=$(echo 135790 | "$INKAN" credential create --user erin --alg ec-p256)
 sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$WORK/erin.out" > "$WORK/erin.pem"
 openssl x509 -in "$WORK/erin.pem" -pubkey -noout > "$WORK/erin.pub"
 ERIN=$(secret_hex "$(echo 135790 | "$INKAN" totp enroll --user erin)")
+# A second signer, so each consent below has fresh one-time codes (a code is
+# accepted once, and only for its step ±1).
+echo 135790 | "$INKAN" user add frank >/dev/null
+CREDF=$(echo 135790 | "$INKAN" credential create --user frank --alg ec-p256)
+"$INKAN" cert issue --credential "$CREDF" "${SHARES[@]}" > "$WORK/frank.out"
+sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$WORK/frank.out" | openssl x509 -pubkey -noout > "$WORK/frank.pub"
+FRANK=$(secret_hex "$(echo 135790 | "$INKAN" totp enroll --user frank)")
 REDIRECT=http://127.0.0.1:9/cb
 expect_rc 0 "client add registers the application" -- \
   "$INKAN" client add signer-app --redirect-uri "$REDIRECT"
@@ -27,18 +34,20 @@ HA=$(openssl dgst -sha256 -binary "$WORK/docA" | b64url)
 HB=$(openssl dgst -sha256 -binary "$WORK/docB" | b64url)
 LA=$(printf '賃貸借契約書 301号室' | b64url)
 LB=$(printf '<b>Annex</b> & terms' | b64url)
-# authorize_url VERIFIER: the consent link for both documents.
+# authorize_url VERIFIER LANG [CREDENTIAL]: the consent link for both documents.
 authorize_url() {
   local challenge
   challenge=$(printf '%s' "$1" | openssl dgst -sha256 -binary | b64url)
-  echo "${BASE}oauth2/authorize?response_type=code&client_id=signer-app&redirect_uri=$(printf %s "$REDIRECT" | sed 's|:|%3A|g; s|/|%2F|g')&scope=credential&code_challenge=$challenge&code_challenge_method=S256&state=xyz&credentialID=$CRED&numSignatures=2&hashes=$HA,$HB&hashAlgorithmOID=2.16.840.1.101.3.4.2.1&documentLabels=$LA,$LB&description=Quarterly%20contracts&lang=$2"
+  echo "${BASE}oauth2/authorize?response_type=code&client_id=signer-app&redirect_uri=$(printf %s "$REDIRECT" | sed 's|:|%3A|g; s|/|%2F|g')&scope=credential&code_challenge=$challenge&code_challenge_method=S256&state=xyz&credentialID=${3:-$CRED}&numSignatures=2&hashes=$HA,$HB&hashAlgorithmOID=2.16.840.1.101.3.4.2.1&documentLabels=$LA,$LB&description=Quarterly%20contracts&lang=$2"
 }
 browse() { (cd "$BROWSER_DIR" && node consent.mjs "$@"); }
 field() { node -e "const o=JSON.parse(process.argv[1]); const v=o[process.argv[2]]; console.log(v === null ? '' : v)" "$1" "$2"; }
 
 # ---- Yes (after one wrong PIN), in Japanese ----
 V1=$(openssl rand -base64 48 | b64url)
-OUT=$(browse "$(authorize_url "$V1" ja)" yes 135790 "$(totp "$ERIN" 0)" 999999 "$(totp "$ERIN" -1)" 2>&1)
+# The wrong-PIN try spends the current step's code; the right one the next
+# step's: both stay valid if the step turns over while the browser works.
+OUT=$(browse "$(authorize_url "$V1" ja)" yes 135790 "$(totp "$ERIN" 1)" 999999 "$(totp "$ERIN" 0)" 2>&1)
 TEXT=$(field "$OUT" text)
 echo "$TEXT" | grep -q "署名の確認" && ok "the consent page is inkan's, in Japanese" || not_ok "page: $OUT"
 echo "$TEXT" | grep -q "賃貸借契約書 301号室" && echo "$TEXT" | grep -q "<b>Annex</b> & terms" \
@@ -78,7 +87,7 @@ sign() {  # sign HASH_B64URL: signHash with the credential token, no SAD
   h=$(echo "$1" | tr '_-' '/+'); while [ $(( ${#h} % 4 )) -ne 0 ]; do h="$h="; done
   OUT=$(curl -sS --cacert "$WORK/root.pem" -w '\n%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' "${BASE}signatures/signHash" \
-    --data-binary "{\"credentialID\":\"$CRED\",\"hashes\":[\"$h\"],\"hashAlgorithmOID\":\"2.16.840.1.101.3.4.2.1\",\"signAlgo\":\"1.2.840.10045.4.3.2\"}")
+    --data-binary "{\"credentialID\":\"${SIGNCRED:-$CRED}\",\"hashes\":[\"$h\"],\"hashAlgorithmOID\":\"2.16.840.1.101.3.4.2.1\",\"signAlgo\":\"1.2.840.10045.4.3.2\"}")
   HTTP=${OUT##*$'\n'}; OUT=${OUT%$'\n'*}
 }
 # The replayed code revoked the token issued from it (RFC 6749 §4.1.2).
@@ -87,7 +96,8 @@ sign "$HA"
 
 # A second Yes (English) for a clean token, then the signature.
 V2=$(openssl rand -base64 48 | b64url)
-OUT=$(browse "$(authorize_url "$V2" en)" yes 135790 "$(totp "$ERIN" 1)" 2>&1)
+OUT=$(browse "$(authorize_url "$V2" en "$CREDF")" yes 135790 "$(totp "$FRANK" 0)" 2>&1)
+SIGNCRED=$CREDF
 field "$OUT" text | grep -q "Yes, sign these 2 documents" && ok "the page in English names the 2 documents" \
   || not_ok "english: $OUT"
 CODE=$(field "$OUT" redirect | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
@@ -101,7 +111,7 @@ SIG=$(sed -n 's/.*"signatures":\["\([^"]*\)".*/\1/p' <<<"$OUT")
 echo "$SIG" | base64 -d > "$WORK/sigA.der"
 [ "$HTTP" = 200 ] && ok "signHash with the credential token signs a consented document" || not_ok "sign: $HTTP $OUT"
 expect_rc 0 "… and the signature verifies with the certified key" -- \
-  openssl dgst -sha256 -verify "$WORK/erin.pub" -signature "$WORK/sigA.der" "$WORK/docA"
+  openssl dgst -sha256 -verify "$WORK/frank.pub" -signature "$WORK/sigA.der" "$WORK/docA"
 sign "$HA"
 [ "$HTTP" = 400 ] && ok "… once" || not_ok "again: $HTTP $OUT"
 OUT=$(curl -sS --cacert "$WORK/root.pem" -w '\n%{http_code}' -X POST --data-urlencode "token=$TOKEN" \

@@ -117,11 +117,12 @@ authz "$TOKEN" "$CRED" 135790 "$(totp "$ERIN" -1)" "$H1" "$H1"
 expect_code 400 invalid_request "a hash given twice"
 call credentials/authorize "{\"credentialID\":\"$CRED\",\"numSignatures\":\"two\",\"hashes\":[\"$H1\"],\"hashAlgorithmOID\":\"$SHA256\"}" "$TOKEN"
 expect_code 400 invalid_request "numSignatures of the wrong type"
-authz "$TOKEN" "$CRED" 135790 "$(totp "$ERIN" 0)" "$H1" "$H2"
+OTP0=$(totp "$ERIN" 0)
+authz "$TOKEN" "$CRED" 135790 "$OTP0" "$H1" "$H2"
 SAD=$(json SAD)
 [ "$CODE" = 200 ] && [ ${#SAD} -ge 40 ] && ok "credentials/authorize with PIN + OTP gives a SAD for two hashes" \
   || not_ok "authorize: $CODE $OUT"
-authz "$TOKEN" "$CRED" 135790 "$(totp "$ERIN" 0)" "$H3"
+authz "$TOKEN" "$CRED" 135790 "$OTP0" "$H3"
 expect_code 400 invalid_otp "a one-time code is accepted once (replay refused)"
 
 sign "$TOKEN" "$CRED" "$SAD" "$H3"
