@@ -563,21 +563,24 @@ class Pkcs11KeyStore : public KeyStore {
     return SecretBytes(out.Reveal().subspan(0, len));
   }
 
-  // A private key unwrapped as a sensitive session object that can only be
-  // wrapped again (never sign, never read).
-  absl::StatusOr<CK_OBJECT_HANDLE> UnwrapForRewrap(
+  // A private key unwrapped as a sensitive session object: for signing
+  // (non-extractable), or — `rewrap` — only to be wrapped again (extractable,
+  // never sign). InvalidArgument for a blob not made under `unwrapping`.
+  absl::StatusOr<CK_OBJECT_HANDLE> UnwrapPrivate(
       CK_SESSION_HANDLE s, CK_MECHANISM* mech, CK_OBJECT_HANDLE unwrapping,
-      KeyAlgorithm alg, absl::Span<const uint8_t> blob) {
+      KeyAlgorithm alg, absl::Span<const uint8_t> blob, bool rewrap) {
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_KEY_TYPE kt = KeyType(alg);
+    const CK_BBOOL& extractable = rewrap ? kTrue : kFalse;
+    const CK_BBOOL& sign = rewrap ? kFalse : kTrue;
     CK_ATTRIBUTE tmpl[] = {
         {CKA_CLASS, &cls, sizeof(cls)},
         {CKA_KEY_TYPE, &kt, sizeof(kt)},
         INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
         INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
         INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
-        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kTrue),
-        INKAN_BOOL_ATTR(CKA_SIGN, kFalse),
+        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, extractable),
+        INKAN_BOOL_ATTR(CKA_SIGN, sign),
         INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
         INKAN_BOOL_ATTR(CKA_UNWRAP, kFalse),
         INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
@@ -590,11 +593,10 @@ class Pkcs11KeyStore : public KeyStore {
     if (rv != CKR_OK) {
       absl::Status st = CkrToStatus(rv, "C_UnwrapKey");
       if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
-          rv == CKR_GENERAL_ERROR || rv == CKR_DOMAIN_PARAMS_INVALID ||
-          rv == CKR_ENCRYPTED_DATA_INVALID) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("the wrapped key was not made under this key (",
-                         st.message(), ")"));
+          rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_GENERAL_ERROR ||
+          rv == CKR_DOMAIN_PARAMS_INVALID || rv == CKR_ENCRYPTED_DATA_INVALID) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "wrapped key was not made under this KEK (", st.message(), ")"));
       }
       return st;
     }
@@ -669,8 +671,9 @@ class Pkcs11KeyStore : public KeyStore {
     ASSIGN_OR_RETURN(CK_OBJECT_HANDLE pub, ImportRsaPublic(s, transport));
     auto drop_pub = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, pub); });
     CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
-    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE priv,
-                     UnwrapForRewrap(s, &kwp, kek, alg, wrapped.Reveal()));
+    ASSIGN_OR_RETURN(
+        CK_OBJECT_HANDLE priv,
+        UnwrapPrivate(s, &kwp, kek, alg, wrapped.Reveal(), /*rewrap=*/true));
     auto drop_priv = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, priv); });
     // A fresh AES-256 key, extractable only so RSA-OAEP can wrap it.
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -782,36 +785,10 @@ class Pkcs11KeyStore : public KeyStore {
   absl::StatusOr<std::unique_ptr<ActiveKey>> UnwrapWith(
       KeyAlgorithm alg, CK_OBJECT_HANDLE kek, const SecretBytes& wrapped,
       SessionPool::Lease& lease) {
-    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_KEY_TYPE kt = KeyType(alg);
-    CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},
-        {CKA_KEY_TYPE, &kt, sizeof(kt)},
-        INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
-        INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
-        INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
-        INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
-        INKAN_BOOL_ATTR(CKA_SIGN, kTrue),
-        INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
-        INKAN_BOOL_ATTR(CKA_UNWRAP, kFalse),
-        INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
-    };
     CK_MECHANISM unwrap = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
-    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-    SecretBytes blob = wrapped;  // C_UnwrapKey takes a non-const buffer
-    CK_RV rv = fn()->C_UnwrapKey(lease.get(), &unwrap, kek, blob.MutableData(),
-                                 blob.size(), tmpl,
-                                 sizeof(tmpl) / sizeof(tmpl[0]), &key);
-    if (rv != CKR_OK) {
-      absl::Status st = CkrToStatus(rv, "C_UnwrapKey");
-      if (rv == CKR_WRAPPED_KEY_INVALID || rv == CKR_WRAPPED_KEY_LEN_RANGE ||
-          rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_GENERAL_ERROR ||
-          rv == CKR_DOMAIN_PARAMS_INVALID) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "wrapped key was not made under this KEK (", st.message(), ")"));
-      }
-      return st;
-    }
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key,
+                     UnwrapPrivate(lease.get(), &unwrap, kek, alg,
+                                   wrapped.Reveal(), /*rewrap=*/false));
     return std::make_unique<Pkcs11ActiveKey>(pool_, key, alg);
   }
 
@@ -1096,7 +1073,8 @@ absl::StatusOr<SecretBytes> Pkcs11KeyStore::ImportCaKeyWith(
   CK_MECHANISM kwp = {CKM_AES_KEY_WRAP_PAD, nullptr, 0};
   ASSIGN_OR_RETURN(
       CK_OBJECT_HANDLE priv,
-      UnwrapForRewrap(s, &kwp, aes, alg, blob.Reveal().subspan(kRsaBytes)));
+      UnwrapPrivate(s, &kwp, aes, alg, blob.Reveal().subspan(kRsaBytes),
+                    /*rewrap=*/true));
   auto drop_priv = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, priv); });
   ASSIGN_OR_RETURN(CK_OBJECT_HANDLE kek, CaKek(lease, /*create=*/true));
   return WrapKey(s, &kwp, kek, priv);
@@ -1118,9 +1096,9 @@ absl::StatusOr<std::unique_ptr<KeyStore>> OpenPkcs11KeyStore(
 absl::StatusOr<std::unique_ptr<KeyStore>> TokenAccess::Open(
     absl::string_view module, absl::string_view label) const {
   if (pin_.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "this step needs the backup token '", label,
-        "': give its PIN (ceremony execute --backup-pin FILE)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("this step needs the backup token '", label,
+                     "': give its PIN (ceremony execute --backup-pin FILE)"));
   }
   Pkcs11Options opts;
   opts.module_path = module.empty() ? default_module_ : std::string(module);
