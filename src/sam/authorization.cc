@@ -36,6 +36,24 @@ std::string GrantId(absl::string_view secret) {
   return HexEncode(crypto::Sha256(secret));
 }
 
+// Marks a factor's error with the factor it concerns (kFactorPayload).
+absl::Status TagFactor(absl::Status st, absl::string_view factor) {
+  if (!st.ok()) st.SetPayload(kFactorPayload, absl::Cord(factor));
+  return st;
+}
+
+// A confidential client must give its secret (compared as SHA-256, in
+// constant time); a public client has none to give.
+absl::Status CheckClientSecret(const storage::ClientRecord& client,
+                               const std::optional<std::string>& secret) {
+  if (client.secret_hash.empty()) return absl::OkStatus();
+  std::string given = secret ? HexEncode(crypto::Sha256(*secret)) : "";
+  if (!SecretBytes(given).ConstantTimeEquals(SecretBytes(client.secret_hash))) {
+    return absl::PermissionDeniedError("client authentication failed");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string CanonicalHashes(const std::set<std::string>& digests) {
@@ -424,26 +442,19 @@ absl::StatusOr<IssuedSecret> AuthorizationService::ApproveCredential(
     return absl::InvalidArgumentError(
         "the documents must be given once each, at most multisign of them");
   }
-  auto tag = [](absl::Status st, absl::string_view factor) {
-    if (!st.ok()) st.SetPayload(kFactorPayload, absl::Cord(factor));
-    return st;
-  };
-  RETURN_IF_ERROR(tag(credentials_.CheckTotp(owner.id, otp, ctx), "otp"));
+  RETURN_IF_ERROR(TagFactor(credentials_.CheckTotp(owner.id, otp, ctx), "otp"));
   auto key = credentials_.Activate(cred.id, {pin, SecretBytes()}, ctx);
-  if (!key.ok()) return tag(key.status(), "pin");
+  if (!key.ok()) return TagFactor(key.status(), "pin");
   return IssueCode(request, owner.id, owner.name, *std::move(key), ctx);
 }
 
 absl::StatusOr<IssuedSecret> AuthorizationService::ApproveService(
     const CodeRequest& request, absl::string_view user, const SecretBytes& pin,
     absl::string_view otp, const Context& ctx) {
-  auto tag = [](absl::Status st, absl::string_view factor) {
-    if (!st.ok()) st.SetPayload(kFactorPayload, absl::Cord(factor));
-    return st;
-  };
   auto owner = credentials_.AuthenticateUser(user, pin, ctx);
-  if (!owner.ok()) return tag(owner.status(), "pin");
-  RETURN_IF_ERROR(tag(credentials_.CheckTotp(owner->id, otp, ctx), "otp"));
+  if (!owner.ok()) return TagFactor(owner.status(), "pin");
+  RETURN_IF_ERROR(
+      TagFactor(credentials_.CheckTotp(owner->id, otp, ctx), "otp"));
   return IssueCode(request, owner->id, owner->name, nullptr, ctx);
 }
 
@@ -480,13 +491,7 @@ AuthorizationService::ExchangeCode(absl::string_view client_id,
   if (!found.ok() || g.kind != "code") {
     return absl::InvalidArgumentError("Invalid parameter code");
   }
-  if (!client.secret_hash.empty()) {
-    std::string given = secret ? HexEncode(crypto::Sha256(*secret)) : "";
-    if (!SecretBytes(given).ConstantTimeEquals(
-            SecretBytes(client.secret_hash))) {
-      return absl::PermissionDeniedError("client authentication failed");
-    }
-  }
+  RETURN_IF_ERROR(CheckClientSecret(client, secret));
   if (g.revoked) {
     ForgetCallers();
     // A code used twice: whatever was issued from it goes too.
@@ -585,13 +590,7 @@ absl::Status AuthorizationService::RevokeForClient(
         if (!client.ok() || !client->active) {
           return absl::PermissionDeniedError("unknown client");
         }
-        if (!client->secret_hash.empty()) {
-          std::string given = secret ? HexEncode(crypto::Sha256(*secret)) : "";
-          if (!SecretBytes(given).ConstantTimeEquals(
-                  SecretBytes(client->secret_hash))) {
-            return absl::PermissionDeniedError("client authentication failed");
-          }
-        }
+        RETURN_IF_ERROR(CheckClientSecret(*client, secret));
         auto g = tx.GetGrant(id);
         if (!g.ok() || g->client_id != client_id || g->kind != "access" ||
             g->revoked) {
@@ -669,10 +668,6 @@ absl::StatusOr<IssuedSecret> AuthorizationService::AuthorizeCredential(
   }
   // Both factors, each under its own try budget: the code first (cheap, and
   // a wrong code spends no PIN try), then the PIN, which unseals the key.
-  auto tag = [](absl::Status st, absl::string_view factor) {
-    if (!st.ok()) st.SetPayload(kFactorPayload, absl::Cord(factor));
-    return st;
-  };
   if (!possession.card_signature.empty()) {
     std::string challenge;
     {
@@ -684,22 +679,22 @@ absl::StatusOr<IssuedSecret> AuthorizationService::AuthorizeCredential(
       }
     }
     if (challenge.empty()) {
-      return tag(absl::InvalidArgumentError(
-                     "no card challenge for this credential: call "
-                     "credentials/getChallenge first"),
-                 "card");
+      return TagFactor(absl::InvalidArgumentError(
+                           "no card challenge for this credential: call "
+                           "credentials/getChallenge first"),
+                       "card");
     }
-    RETURN_IF_ERROR(tag(
+    RETURN_IF_ERROR(TagFactor(
         credentials_.CheckCard(caller.user_id,
                                CardChallengeMessage(challenge, cred.id, bound),
                                possession.card_signature, ctx),
         "card"));
   } else {
-    RETURN_IF_ERROR(tag(
+    RETURN_IF_ERROR(TagFactor(
         credentials_.CheckTotp(caller.user_id, possession.otp, ctx), "otp"));
   }
   auto activated = credentials_.Activate(cred.id, {pin, SecretBytes()}, ctx);
-  if (!activated.ok()) return tag(activated.status(), "pin");
+  if (!activated.ok()) return TagFactor(activated.status(), "pin");
   std::unique_ptr<hsm::ActiveKey> key = *std::move(activated);
   ASSIGN_OR_RETURN(auto secret, NewSecret());
   storage::GrantRecord g;

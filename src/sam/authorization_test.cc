@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "audit/verifier.h"
+#include "common/encoding.h"
 #include "crypto/digest.h"
 #include "crypto/signer.h"
 #include "hsm/software_key_store.h"
@@ -280,6 +281,33 @@ TEST_F(AuthorizationTest, RedirectUrisMatchExactlyExceptALoopbackPort) {
   EXPECT_TRUE(absl::IsInvalidArgument(AddClient(*store_, *log_, c, ctx_)));
   c.redirect_uris = {"https://app.example.jp/cb#frag"};
   EXPECT_TRUE(absl::IsInvalidArgument(AddClient(*store_, *log_, c, ctx_)));
+}
+
+TEST_F(AuthorizationTest, AConfidentialClientMustGiveItsSecret) {
+  storage::ClientRecord c;
+  c.client_id = "backend";
+  c.redirect_uris = {"https://app.example.jp/cb"};
+  c.secret_hash = HexEncode(crypto::Sha256("s3cret"));
+  c.created = clock_.Now();
+  ASSERT_TRUE(AddClient(*store_, *log_, c, ctx_).ok());
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      auth_->RevokeForClient("backend", std::nullopt, "tok", ctx_)));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      auth_->RevokeForClient("backend", std::string("wrong"), "tok", ctx_)));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      auth_->RevokeForClient("nobody", std::string("s3cret"), "tok", ctx_)));
+  // The right secret: an unknown token is answered as done (RFC 7009).
+  EXPECT_TRUE(
+      auth_->RevokeForClient("backend", std::string("s3cret"), "tok", ctx_)
+          .ok());
+  // It cannot revoke a token issued to someone else.
+  auto token = auth_->Login("erin", Pin(), "app", ctx_);
+  ASSERT_TRUE(token.ok());
+  EXPECT_TRUE(auth_
+                  ->RevokeForClient("backend", std::string("s3cret"),
+                                    token->secret, ctx_)
+                  .ok());
+  EXPECT_TRUE(auth_->Authenticate(token->secret).ok());
 }
 
 }  // namespace
