@@ -1,5 +1,6 @@
-// The `inkan` command. Argument parsing only (CLI11 stays in this one file);
-// the work is in commands.cc.
+// The `inkan` command. Argument parsing only (CLI11 stays in main.cc and the
+// *_main.cc files of command groups, see subcommands.h); the work is in
+// commands.cc and the *_command.cc files.
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -8,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/subcommands.h"
 
 namespace {
 
@@ -554,6 +556,9 @@ int main(int argc, char** argv) {
   totp_enroll->add_option("--issuer", issuer,
                           "name shown in the authenticator app (inkan)");
   totp_enroll->callback([&] { result = TotpEnroll(data, name, issuer); });
+
+  AddBackupCommands(app, data, data_opt, result);
+  AddEnrollCommands(app, data, data_opt, result);
 
   auto* status = app.add_subcommand("status", "summary of the instance");
   data_opt(status);

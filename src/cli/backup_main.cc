@@ -1,0 +1,17 @@
+// Argument parsing for the `inkan backup` commands; the work is in
+// backup_command.cc.
+#include <CLI/CLI.hpp>
+
+#include "cli/subcommands.h"
+
+namespace inkan::cli {
+
+void AddBackupCommands(CLI::App& app, std::string& data,
+                       const DataOption& data_opt, absl::Status& result) {
+  (void)app;
+  (void)data;
+  (void)data_opt;
+  (void)result;
+}
+
+}  // namespace inkan::cli
