@@ -136,6 +136,28 @@ class KeyStore {
         "this key store cannot receive a CA key from another HSM (needs "
         "PKCS#11)");
   }
+  // ---- Keys made by their owners and sent in (enrollment path B, R10) ----
+  // The HSM's enrollment transport key: RSA-3072, a token object made on
+  // first use (label kEnrollTransportLabel) whose private half is sensitive,
+  // non-extractable and can only unwrap. Returns its SubjectPublicKeyInfo.
+  virtual absl::StatusOr<std::string> EnrollTransportKey() {
+    return absl::UnimplementedError(
+        "this key store has no transport key for user-made keys (needs "
+        "PKCS#11)");
+  }
+  // Opens, inside the HSM, a CKM_RSA_AES_KEY_WRAP blob made for the transport
+  // key (RSA-OAEP/SHA-1 of a fresh AES-256 key, then RFC 5649 key wrap of the
+  // PKCS#8 private key) and returns the key wrapped under the master KEK, as
+  // GenerateWrappedKey does. The key is never in the clear outside the HSM;
+  // the public key is not derived here (the caller checks the key against the
+  // public key it was given by signing with it). InvalidArgument for a blob
+  // not made for this transport key or not a key of `alg`.
+  virtual absl::StatusOr<SecretBytes> ImportUserKey(crypto::KeyAlgorithm alg,
+                                                    const SecretBytes& blob) {
+    return absl::UnimplementedError(
+        "this key store cannot receive user-made keys (needs PKCS#11)");
+  }
+
   // Destroys the CA KEK; returns how many objects were destroyed (0 if there
   // was none).
   virtual absl::StatusOr<int> DestroyCaKek() { return 0; }

@@ -9,7 +9,9 @@
 
 #include "common/files.h"
 #include "crypto/digest.h"
+#include "crypto/key_transport.h"
 #include "crypto/signer.h"
+#include "crypto/software_signer.h"
 #include "hsm/pkcs11_key_store.h"
 #include "hsm/pkcs11_module.h"
 #include "hsm/softhsm.h"
@@ -614,6 +616,72 @@ TEST(SoftwareKeyStoreCaTest, CannotExportTheCaKey) {
   EXPECT_TRUE(absl::IsUnimplemented(m.store->NewTransportKey().status()));
   EXPECT_TRUE(absl::IsUnimplemented(
       m.store->ExportCaKey(KeyAlgorithm::kEcP256, ca->wrapped, "x").status()));
+}
+
+// ---- Keys made by their owners, sent wrapped (enrollment path B) ----
+
+TEST_F(Pkcs11TokenTest, UserMadeKeyEntersOnlyThroughTheTransportKey) {
+  KeyStore& keys = *made_.store;
+  auto spki = keys.EnrollTransportKey();
+  ASSERT_TRUE(spki.ok()) << spki.status();
+  EXPECT_EQ(*keys.EnrollTransportKey(), *spki);  // made once, then kept
+
+  auto pkcs8 = crypto::GenerateSoftwareKey(KeyAlgorithm::kEcP256);
+  ASSERT_TRUE(pkcs8.ok());
+  auto pub = crypto::PublicKeyOfPkcs8(*pkcs8);
+  ASSERT_TRUE(pub.ok());
+  auto blob = crypto::RsaAesKeyWrap(*spki, *pkcs8);
+  ASSERT_TRUE(blob.ok()) << blob.status();
+  // The blob does not carry the key in the clear.
+  EXPECT_EQ(blob->find(std::string(pkcs8->RevealString())), std::string::npos);
+
+  auto wrapped = keys.ImportUserKey(KeyAlgorithm::kEcP256, SecretBytes(*blob));
+  ASSERT_TRUE(wrapped.ok()) << wrapped.status();
+  auto active = keys.Activate(KeyAlgorithm::kEcP256, *wrapped);
+  ASSERT_TRUE(active.ok()) << active.status();
+  std::string digest(32, 'u');
+  auto sig = (*active)->Sign(P256(), digest);
+  ASSERT_TRUE(sig.ok());
+  auto verifier = crypto::NewVerifier(*pub, P256());
+  ASSERT_TRUE(verifier.ok());
+  EXPECT_TRUE((*verifier)->VerifyDigest(digest, *sig).ok());
+  active->reset();
+
+  // A blob for another transport key, a cut or flipped blob: refused.
+  Made other = NewPkcs11Store();
+  ASSERT_TRUE(other.store->Initialize().ok());
+  auto other_spki = other.store->EnrollTransportKey();
+  ASSERT_TRUE(other_spki.ok());
+  auto foreign = crypto::RsaAesKeyWrap(*other_spki, *pkcs8);
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      keys.ImportUserKey(KeyAlgorithm::kEcP256, SecretBytes(*foreign))
+          .status()));
+  std::string flipped = *blob;
+  flipped[flipped.size() - 3] ^= 1;
+  EXPECT_FALSE(
+      keys.ImportUserKey(KeyAlgorithm::kEcP256, SecretBytes(flipped)).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      keys.ImportUserKey(KeyAlgorithm::kEcP256, SecretBytes("short"))
+          .status()));
+
+  // The transport key's private half can only unwrap, and never leaves; no
+  // user key object is left behind.
+  auto lease = pool_->Acquire();
+  auto priv = FindObject(module_->fn(), lease->get(), CKO_PRIVATE_KEY,
+                         hsm::kEnrollTransportLabel);
+  ASSERT_TRUE(priv.ok());
+  EXPECT_EQ(Bool(*priv, CKA_SENSITIVE), CK_TRUE);
+  EXPECT_EQ(Bool(*priv, CKA_EXTRACTABLE), CK_FALSE);
+  EXPECT_EQ(Bool(*priv, CKA_SIGN), CK_FALSE);
+  EXPECT_EQ(Bool(*priv, CKA_DECRYPT), CK_FALSE);
+  EXPECT_TRUE(Find(CKO_PRIVATE_KEY, false).empty());
+}
+
+TEST(SoftwareKeyStoreEnrollTest, HasNoTransportKey) {
+  Made m = NewSoftwareStore();
+  ASSERT_TRUE(m.store->Initialize().ok());
+  EXPECT_TRUE(absl::IsUnimplemented(m.store->EnrollTransportKey().status()));
 }
 
 }  // namespace

@@ -314,6 +314,26 @@ class Pkcs11KeyStore : public KeyStore {
         [&] { return ExportCaKeyOnce(alg, wrapped, transport_spki); });
   }
   absl::StatusOr<std::unique_ptr<TransportKey>> NewTransportKey() override;
+  absl::StatusOr<std::string> EnrollTransportKey() override {
+    return WithRelogin([&]() -> absl::StatusOr<std::string> {
+      ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+      ASSIGN_OR_RETURN(auto keys, EnrollTransport(lease));
+      return PublicKeySpki(fn(), lease.get(), keys.first,
+                           KeyAlgorithm::kRsa3072);
+    });
+  }
+  absl::StatusOr<SecretBytes> ImportUserKey(KeyAlgorithm alg,
+                                            const SecretBytes& blob) override {
+    return WithRelogin([&]() -> absl::StatusOr<SecretBytes> {
+      ASSIGN_OR_RETURN(SystemHandles h, LoadHandles());
+      std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> keys;
+      {
+        ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+        ASSIGN_OR_RETURN(keys, EnrollTransport(lease));
+      }
+      return ImportWrapped(keys.second, alg, blob, h.kek);
+    });
+  }
   absl::StatusOr<int> DestroyCaKek() override {
     return WithRelogin([&]() -> absl::StatusOr<int> {
       ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
@@ -395,7 +415,18 @@ class Pkcs11KeyStore : public KeyStore {
   // re-wraps the key under the CA KEK.
   absl::StatusOr<SecretBytes> ImportCaKeyWith(CK_OBJECT_HANDLE rsa,
                                               KeyAlgorithm alg,
-                                              const SecretBytes& blob);
+                                              const SecretBytes& blob) {
+    return ImportWrapped(rsa, alg, blob, CK_INVALID_HANDLE);
+  }
+  // The same, re-wrapping under `kek` (CK_INVALID_HANDLE: the CA KEK, made
+  // if missing).
+  absl::StatusOr<SecretBytes> ImportWrapped(CK_OBJECT_HANDLE rsa,
+                                            KeyAlgorithm alg,
+                                            const SecretBytes& blob,
+                                            CK_OBJECT_HANDLE kek);
+  // The enrollment transport key pair {public, private}, made on first use.
+  absl::StatusOr<std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE>> EnrollTransport(
+      SessionPool::Lease& lease);
 
   absl::Status Relogin() {
     RETURN_IF_ERROR(pool_->Relogin());
@@ -1033,12 +1064,67 @@ Pkcs11KeyStore::NewTransportKey() {
                                               *std::move(spki));
 }
 
-absl::StatusOr<SecretBytes> Pkcs11KeyStore::ImportCaKeyWith(
-    CK_OBJECT_HANDLE rsa, KeyAlgorithm alg, const SecretBytes& blob) {
+absl::StatusOr<std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE>>
+Pkcs11KeyStore::EnrollTransport(SessionPool::Lease& lease) {
+  CK_SESSION_HANDLE s = lease.get();
+  absl::MutexLock lock(&ca_mu_);
+  auto pub = FindObject(fn(), s, CKO_PUBLIC_KEY, kEnrollTransportLabel);
+  auto priv = FindObject(fn(), s, CKO_PRIVATE_KEY, kEnrollTransportLabel);
+  if (pub.ok() && priv.ok()) return std::pair{*pub, *priv};
+  if (!absl::IsNotFound(pub.status())) RETURN_IF_ERROR(pub.status());
+  if (!absl::IsNotFound(priv.status())) RETURN_IF_ERROR(priv.status());
+  if (pub.ok() != priv.ok()) {
+    return absl::DataLossError(
+        "the HSM holds only one half of the enrollment transport key");
+  }
+  CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE kt = CKK_RSA;
+  CK_ULONG bits = 3072;
+  CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+  std::string label = kEnrollTransportLabel;
+  CK_ATTRIBUTE pub_t[] = {
+      {CKA_CLASS, &pub_class, sizeof(pub_class)},
+      {CKA_KEY_TYPE, &kt, sizeof(kt)},
+      {CKA_LABEL, label.data(), label.size()},
+      {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+      {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
+      INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
+      INKAN_BOOL_ATTR(CKA_WRAP, kTrue),
+      INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
+      INKAN_BOOL_ATTR(CKA_VERIFY, kFalse),
+  };
+  CK_ATTRIBUTE priv_t[] = {
+      {CKA_CLASS, &priv_class, sizeof(priv_class)},
+      {CKA_KEY_TYPE, &kt, sizeof(kt)},
+      {CKA_LABEL, label.data(), label.size()},
+      INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
+      INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
+      INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
+      INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
+      INKAN_BOOL_ATTR(CKA_UNWRAP, kTrue),
+      INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
+      INKAN_BOOL_ATTR(CKA_SIGN, kFalse),
+      INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
+  };
+  CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
+  CK_RV rv = fn()->C_GenerateKeyPair(
+      s, &mech, pub_t, sizeof(pub_t) / sizeof(pub_t[0]), priv_t,
+      sizeof(priv_t) / sizeof(priv_t[0]), &pub_h, &priv_h);
+  if (rv != CKR_OK) {
+    lease.Check(rv);
+    return CkrToStatus(rv, "C_GenerateKeyPair (enrollment transport key)");
+  }
+  return std::pair{pub_h, priv_h};
+}
+
+absl::StatusOr<SecretBytes> Pkcs11KeyStore::ImportWrapped(
+    CK_OBJECT_HANDLE rsa, KeyAlgorithm alg, const SecretBytes& blob,
+    CK_OBJECT_HANDLE target_kek) {
   constexpr size_t kRsaBytes = 3072 / 8;
   if (blob.size() <= kRsaBytes + 16) {
     return absl::InvalidArgumentError(
-        "the wrapped CA key is too short to be a CKM_RSA_AES_KEY_WRAP blob");
+        "the wrapped key is too short to be a CKM_RSA_AES_KEY_WRAP blob");
   }
   ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
   CK_SESSION_HANDLE s = lease.get();
@@ -1066,7 +1152,7 @@ absl::StatusOr<SecretBytes> Pkcs11KeyStore::ImportCaKeyWith(
                         sizeof(aes_tmpl) / sizeof(aes_tmpl[0]), &aes);
   if (rv != CKR_OK) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the wrapped CA key was not made for this transport key (",
+        absl::StrCat("the wrapped key was not made for this transport key (",
                      CkrName(rv), ")"));
   }
   auto drop_aes = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, aes); });
@@ -1076,7 +1162,10 @@ absl::StatusOr<SecretBytes> Pkcs11KeyStore::ImportCaKeyWith(
       UnwrapPrivate(s, &kwp, aes, alg, blob.Reveal().subspan(kRsaBytes),
                     /*rewrap=*/true));
   auto drop_priv = absl::MakeCleanup([&] { fn()->C_DestroyObject(s, priv); });
-  ASSIGN_OR_RETURN(CK_OBJECT_HANDLE kek, CaKek(lease, /*create=*/true));
+  CK_OBJECT_HANDLE kek = target_kek;
+  if (kek == CK_INVALID_HANDLE) {
+    ASSIGN_OR_RETURN(kek, CaKek(lease, /*create=*/true));
+  }
   return WrapKey(s, &kwp, kek, priv);
 }
 

@@ -16,6 +16,7 @@ inline constexpr char kMasterKekLabel[] = "inkan-master-kek";
 inline constexpr char kPepperLabel[] = "inkan-pepper";
 inline constexpr char kAuditKeyLabel[] = "inkan-audit";
 inline constexpr char kCaKekLabel[] = "inkan-ca-kek";
+inline constexpr char kEnrollTransportLabel[] = "inkan-enroll-transport";
 
 struct Pkcs11Options {
   std::string module_path;
