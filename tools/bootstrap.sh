@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   # libraries
   libssl-dev libabsl-dev libsqlite3-dev libargon2-dev libcli11-dev libp11-kit-dev
-  libboost1.81-dev libboost-json1.81-dev
+  libboost1.81-dev libboost-json1.81-dev libqrencode-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the HSM and the third-party tools the tests drive

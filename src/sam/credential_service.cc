@@ -493,6 +493,36 @@ absl::StatusOr<std::string> CredentialService::CreateCredential(
     const Context& ctx) {
   ASSIGN_OR_RETURN(storage::UserRecord owner,
                    AuthenticateUser(user, factors.pin, ctx));
+  ASSIGN_OR_RETURN(hsm::WrappedKey key, keys_.GenerateWrappedKey(alg));
+  return StoreCredential(owner, alg, key, Origin::kGenerated, factors, ctx);
+}
+
+absl::StatusOr<std::string> CredentialService::ImportCredential(
+    absl::string_view user, crypto::KeyAlgorithm alg,
+    const hsm::WrappedKey& key, const Factors& factors, const Context& ctx) {
+  ASSIGN_OR_RETURN(storage::UserRecord owner,
+                   AuthenticateUser(user, factors.pin, ctx));
+  return StoreCredential(owner, alg, key, Origin::kImported, factors, ctx);
+}
+
+absl::StatusOr<std::string> CredentialService::AddUserHeldCredential(
+    absl::string_view user, crypto::KeyAlgorithm alg,
+    absl::string_view public_key_der, const SecretBytes& pin,
+    const Context& ctx) {
+  ASSIGN_OR_RETURN(storage::UserRecord owner, AuthenticateUser(user, pin, ctx));
+  hsm::WrappedKey key;
+  key.public_key_der = std::string(public_key_der);
+  return StoreCredential(owner, alg, key, Origin::kUserHeld, Factors{}, ctx);
+}
+
+static std::string UserHeldKey(absl::string_view credential_id) {
+  return absl::StrCat("credential.", credential_id, ".custody");
+}
+
+absl::StatusOr<std::string> CredentialService::StoreCredential(
+    const storage::UserRecord& owner, crypto::KeyAlgorithm alg,
+    const hsm::WrappedKey& key, Origin origin, const Factors& factors,
+    const Context& ctx) {
   Policy policy;
   RETURN_IF_ERROR(store_.Transact(storage::TxMode::kReadOnly,
                                   [&](storage::Transaction& tx) {
@@ -500,24 +530,28 @@ absl::StatusOr<std::string> CredentialService::CreateCredential(
                                     return absl::OkStatus();
                                   }));
   ASSIGN_OR_RETURN(std::string id, RandomHexId(16));
-  ASSIGN_OR_RETURN(hsm::WrappedKey key, keys_.GenerateWrappedKey(alg));
   storage::CredentialRecord cred;
   cred.id = id;
   cred.user_id = owner.id;
   cred.algorithm = std::string(crypto::KeyAlgorithmName(alg));
   cred.backend = std::string(keys_.backend());
   cred.public_key = key.public_key_der;
-  ASSIGN_OR_RETURN(cred.sealed_key,
-                   SealKey(keys_, {id, alg, owner.id, cred.public_key}, factors,
-                           policy.argon2, key.wrapped));
+  if (origin != Origin::kUserHeld) {
+    ASSIGN_OR_RETURN(cred.sealed_key,
+                     SealKey(keys_, {id, alg, owner.id, cred.public_key},
+                             factors, policy.argon2, key.wrapped));
+  }
   cred.created = clock_.Now();
   std::string factor_kinds =
       factors.possession.empty() ? "pin" : "pin+possession";
+  const char* origin_event = origin == Origin::kGenerated  ? "key.generate"
+                             : origin == Origin::kImported ? "key.import"
+                                                           : "key.deliver";
   RETURN_IF_ERROR(audit::RunAudited(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         RETURN_IF_ERROR(tx.InsertCredential(cred));
         RETURN_IF_ERROR(log_.Append(
-            tx, Event{"key.generate",
+            tx, Event{origin_event,
                       {{"actor", ctx.actor},
                        {"credential", id},
                        {"algorithm", cred.algorithm},
@@ -525,18 +559,25 @@ absl::StatusOr<std::string> CredentialService::CreateCredential(
                        {"provisional", keys_.provisional()},
                        {"public_key_sha256",
                         HexEncode(crypto::Sha256(cred.public_key))}}}));
-        RETURN_IF_ERROR(log_.Append(
-            tx, Event{"key.seal",
-                      {{"credential", id},
-                       {"factors", factor_kinds},
-                       {"argon2",
-                        absl::StrCat("t=", policy.argon2.t_cost,
-                                     ",m=", policy.argon2.m_cost_kib,
-                                     ",p=", policy.argon2.parallelism)}}}));
-        return log_.Append(tx, Event{"credential.create",
-                                     {{"actor", ctx.actor},
-                                      {"credential", id},
-                                      {"user", owner.name}}});
+        if (origin == Origin::kUserHeld) {
+          RETURN_IF_ERROR(tx.PutMeta(UserHeldKey(id), "user"));
+        } else {
+          RETURN_IF_ERROR(log_.Append(
+              tx, Event{"key.seal",
+                        {{"credential", id},
+                         {"factors", factor_kinds},
+                         {"argon2",
+                          absl::StrCat("t=", policy.argon2.t_cost,
+                                       ",m=", policy.argon2.m_cost_kib,
+                                       ",p=", policy.argon2.parallelism)}}}));
+        }
+        return log_.Append(
+            tx,
+            Event{"credential.create",
+                  {{"actor", ctx.actor},
+                   {"credential", id},
+                   {"custody", origin == Origin::kUserHeld ? "user" : "hsm"},
+                   {"user", owner.name}}});
       }));
   return id;
 }
@@ -553,6 +594,12 @@ absl::StatusOr<std::unique_ptr<hsm::ActiveKey>> CredentialService::Activate(
         return absl::OkStatus();
       }));
   ASSIGN_OR_RETURN(crypto::KeyAlgorithm alg, AlgorithmOf(cred));
+  if (cred.sealed_key.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "credential ", cred.id,
+        " is held by its user (its key was delivered to them and erased "
+        "here): inkan cannot sign with it"));
+  }
   CredentialBudget budget(cred.id);
   std::unique_ptr<hsm::ActiveKey> active;
   RETURN_IF_ERROR(GuardedAttempt(

@@ -133,6 +133,24 @@ class CredentialService {
                                                const Factors& factors,
                                                const Context& ctx);
 
+  // Enrollment path B (R10): a key made by its owner, already brought into
+  // the HSM and wrapped under the master KEK (KeyStore::ImportUserKey), whose
+  // public key the caller has checked. Sealed and stored as CreateCredential
+  // does, after the PIN; logged as "key.import" instead of "key.generate".
+  absl::StatusOr<std::string> ImportCredential(absl::string_view user,
+                                               crypto::KeyAlgorithm alg,
+                                               const hsm::WrappedKey& key,
+                                               const Factors& factors,
+                                               const Context& ctx);
+  // Enrollment path C (R11): a credential whose private key was delivered to
+  // its owner and erased here. Only the public key is kept (for the
+  // certificate); the credential is marked user-held and Activate refuses it
+  // (FailedPrecondition). Needs the user's PIN.
+  absl::StatusOr<std::string> AddUserHeldCredential(
+      absl::string_view user, crypto::KeyAlgorithm alg,
+      absl::string_view public_key_der, const SecretBytes& pin,
+      const Context& ctx);
+
   // NotFound for an unknown id; PermissionDenied if the credential is locked
   // (before, during or because of this attempt); ResourceExhausted if the
   // tries left are all taken by attempts in flight; Unauthenticated for wrong
@@ -157,6 +175,14 @@ class CredentialService {
       const Context& ctx);
 
  private:
+  enum class Origin { kGenerated, kImported, kUserHeld };
+  absl::StatusOr<std::string> StoreCredential(const storage::UserRecord& owner,
+                                              crypto::KeyAlgorithm alg,
+                                              const hsm::WrappedKey& key,
+                                              Origin origin,
+                                              const Factors& factors,
+                                              const Context& ctx);
+
   storage::Store& store_;
   hsm::KeyStore& keys_;
   const audit::AuditLog& log_;
