@@ -1,17 +1,79 @@
-// Argument parsing for the `inkan backup` commands; the work is in
-// backup_command.cc.
+// Argument parsing for the `inkan backup` commands and `inkan audit export`;
+// the work is in backup_command.cc.
 #include <CLI/CLI.hpp>
 
+#include "cli/backup_command.h"
 #include "cli/subcommands.h"
 
 namespace inkan::cli {
 
 void AddBackupCommands(CLI::App& app, std::string& data,
                        const DataOption& data_opt, absl::Status& result) {
-  (void)app;
-  (void)data;
-  (void)data_opt;
-  (void)result;
+  static std::string file, out, audit_key, every;
+  static RestoreArgs restore;
+  static int64_t from = 1, to = 0;
+
+  auto* backup =
+      app.add_subcommand("backup",
+                         "signed snapshots of a data directory: create, "
+                         "verify, restore (doc/backup_and_retention.md)")
+          ->require_subcommand(1);
+  auto* create = backup->add_subcommand(
+      "create",
+      "write a signed, consistent snapshot (safe while inkan serve runs)");
+  data_opt(create);
+  create->add_option("--out", out, "the backup file to write (must not exist)")
+      ->required();
+  create->callback([&] { result = BackupCreate(data, out); });
+
+  auto* verify = backup->add_subcommand(
+      "verify",
+      "check a backup file: every part, the signature, every log entry and "
+      "checkpoint (no HSM needed)");
+  verify->add_option("file", file, "the backup file")->required();
+  verify->add_option("--data", data,
+                     "pin the signing key to this data directory's "
+                     "audit-key.pem");
+  verify->add_option("--audit-key", audit_key,
+                     "pin the signing key to this PEM public key");
+  verify->callback([&] { result = BackupVerify(file, data, audit_key); });
+
+  auto* rest = backup->add_subcommand(
+      "restore",
+      "restore a backup into an empty or new data directory, with the same "
+      "HSM");
+  rest->add_option("file", restore.file, "the backup file")->required();
+  data_opt(rest);
+  rest->add_option("--hsm-dir", restore.hsm_dir,
+                   "the SoftHSM token directory the instance used (its "
+                   "DATA/hsm)");
+  rest->add_option("--pin-file", restore.pin_file,
+                   "the token's user-PIN file, if it is not where the "
+                   "configuration says");
+  rest->callback([&] {
+    restore.data = data;
+    result = BackupRestore(restore);
+  });
+
+  auto* schedule = backup->add_subcommand(
+      "schedule", "how often a backup is due (inkan status reports misses)");
+  data_opt(schedule);
+  schedule->add_option("--every", every, "a duration, e.g. 24h (default)")
+      ->required();
+  schedule->callback([&] { result = BackupSchedule(data, every); });
+
+  CLI::App* audit = app.get_subcommand("audit");
+  auto* exp = audit->add_subcommand(
+      "export",
+      "write entries FROM..TO as a segment that verifies alone (inkan audit "
+      "verify --segment)");
+  data_opt(exp);
+  exp->add_option("--from", from, "first entry (default 1)");
+  exp->add_option("--to", to,
+                  "last entry (default: the latest checkpoint; extended to "
+                  "the next checkpoint)");
+  exp->add_option("--out", out, "the segment file to write")->required();
+  exp->callback([&] { result = AuditExport(data, from, to, out); });
 }
 
 }  // namespace inkan::cli

@@ -16,6 +16,7 @@
 #include "api/ocsp_server.h"
 #include "audit/canonical_json.h"
 #include "audit/verifier.h"
+#include "backup/schedule.h"
 #include "ca/certificate.h"
 #include "ceremony/sealed_share.h"
 #include "ceremony/share_codec.h"
@@ -372,6 +373,9 @@ absl::Status Status(const std::string& data) {
                          " entries, latest checkpoint at size ",
                          latest ? latest->tree_size : 0));
         Out(absl::StrCat("pending ceremonies: ", pending.size()));
+        absl::Time now = RealClock().Now();
+        ASSIGN_OR_RETURN(backup::BackupDue due, backup::LoadBackupDue(tx, now));
+        Out(backup::FormatBackupDue(due, now));
         return absl::OkStatus();
       }));
   ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());

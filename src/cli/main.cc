@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/backup_command.h"
 #include "cli/commands.h"
 #include "cli/subcommands.h"
 
@@ -113,7 +114,15 @@ int main(int argc, char** argv) {
   auto* verify = audit->add_subcommand(
       "verify", "check every entry and signed checkpoint");
   data_opt(verify);
-  verify->callback([&] { result = AuditVerify(data); });
+  std::string segment, segment_key;
+  verify->add_option("--segment", segment,
+                     "verify an exported segment alone (no database, no HSM)");
+  verify->add_option("--audit-key", segment_key,
+                     "with --segment: the audit public key (PEM) to pin");
+  verify->callback([&] {
+    result = segment.empty() ? AuditVerify(data)
+                             : AuditVerifySegment(segment, segment_key);
+  });
   int64_t from = 1, count = 100;
   auto* ashow = audit->add_subcommand("show", "print entries");
   data_opt(ashow);

@@ -1,0 +1,51 @@
+// The `inkan backup …` commands and the audit log's retention commands
+// (`inkan audit export`, `audit verify --segment`): argument parsing is in
+// backup_main.cc, the formats in src/backup and src/audit/segment.h. See
+// doc/backup_and_retention.md.
+#ifndef INKAN_CLI_BACKUP_COMMAND_H_
+#define INKAN_CLI_BACKUP_COMMAND_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace inkan::cli {
+
+// A signed, consistent snapshot of `data` into the new file `out`, taken
+// while `inkan serve` may be running; logged (backup.create).
+absl::Status BackupCreate(const std::string& data, const std::string& out);
+
+// Checks a backup file without an HSM: structure, every part, the signature,
+// every entry and checkpoint of the log inside. The signing key is pinned by
+// `audit_key_file` (PEM) or by `data`'s audit-key.pem if either is given.
+absl::Status BackupVerify(const std::string& file, const std::string& data,
+                          const std::string& audit_key_file);
+
+struct RestoreArgs {
+  std::string file;
+  std::string data;  // the new data directory: absent or empty
+  // The SoftHSM token directory the backed-up instance used (its DATA/hsm),
+  // for instances whose token lived in their data directory.
+  std::string hsm_dir;
+  std::string pin_file;  // overrides the token's user-PIN file
+};
+// Restores into an empty or absent directory, with the same HSM; logged in
+// the restored log (backup.restore). On any failure nothing is left at
+// args.data.
+absl::Status BackupRestore(const RestoreArgs& args);
+
+// Sets how often backups are due (reported by `inkan status`); logged.
+absl::Status BackupSchedule(const std::string& data, const std::string& every);
+
+// Writes entries from..to (extended to the next checkpoint) as a
+// self-contained segment; logged (audit.export).
+absl::Status AuditExport(const std::string& data, int64_t from, int64_t to,
+                         const std::string& out);
+// Verifies a segment alone (no database, no HSM); DataLoss (exit 1) if not.
+absl::Status AuditVerifySegment(const std::string& file,
+                                const std::string& audit_key_file);
+
+}  // namespace inkan::cli
+
+#endif  // INKAN_CLI_BACKUP_COMMAND_H_
