@@ -55,8 +55,9 @@ std::string FormatBackupDue(const BackupDue& due, absl::Time now) {
     return absl::StrCat("backups: MISSED: no backup has been made (due every ",
                         every, "; inkan backup create --out FILE)");
   }
+  absl::Duration age = absl::Trunc(now - due.last, absl::Minutes(1));
   std::string ago =
-      absl::FormatDuration(absl::Trunc(now - due.last, absl::Minutes(1)));
+      age < absl::Minutes(1) ? "under a minute" : absl::FormatDuration(age);
   std::string last =
       absl::StrCat("last ", audit::FormatTimestamp(due.last), " (", ago,
                    " ago, log size ", due.tree_size, ")");

@@ -143,7 +143,7 @@ std::vector<backup::Excluded> Exclusions(const std::string& data) {
        "issue a new one after a restore (inkan tls issue)"},
       {"control.sock", "the running service's control socket"},
       {"inkan.db-wal", "folded into the inkan.db snapshot"},
-      {"inkan.db-shm", "SQLite's shared-memory index (runtime only)"},
+      {"inkan.db-shm", "SQLite's shared-memory index, used at run time only"},
   };
   std::vector<backup::Excluded> out;
   std::error_code ec;
