@@ -1422,6 +1422,44 @@ absl::StatusOr<storage::CertificateRecord> Authority::IssueTlsCertificate(
   return rec;
 }
 
+absl::StatusOr<storage::CertificateRecord> Authority::IssueTransportCertificate(
+    absl::string_view public_key_der, absl::string_view actor) {
+  RETURN_IF_ERROR(CheckActive());
+  storage::CertificateRecord rec;
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(std::string ca_der, LoadCaCert(tx));
+        ASSIGN_OR_RETURN(CertProfile profile, LoadProfile(tx));
+        ASSIGN_OR_RETURN(Name subject,
+                         ParseName("CN=inkan enrollment transport key"));
+        absl::Time now = clock_.Now();
+        Validity validity = ClampToCa(
+            ca_der,
+            {now - absl::Minutes(1),
+             now + std::min(absl::Hours(24 * 397), profile.max_validity) -
+                 absl::Minutes(2)});
+        ASSIGN_OR_RETURN(IssuedCertificate cert,
+                         IssueKeyTransportCertificate(
+                             profile, subject, public_key_der, validity,
+                             CaContext{ca_der, *signer_}));
+        rec.serial_hex = cert.serial_hex;
+        rec.subject = FormatName(subject);
+        rec.der = cert.der;
+        rec.not_before = validity.not_before;
+        rec.not_after = validity.not_after;
+        rec.issued = now;
+        RETURN_IF_ERROR(tx.InsertCertificate(rec));
+        return log_.Append(
+            tx, Event{"cert.issue.transport",
+                      {{"actor", std::string(actor)},
+                       {"serial", rec.serial_hex},
+                       {"not_after", FormatRfc3339(rec.not_after)},
+                       {"public_key_sha256",
+                        HexEncode(crypto::Sha256(public_key_der))}}});
+      }));
+  return rec;
+}
+
 absl::StatusOr<std::string> Authority::RenewResponder(absl::string_view actor) {
   RETURN_IF_ERROR(CheckActive());
   std::string out;

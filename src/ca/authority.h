@@ -150,6 +150,11 @@ class Authority {
   absl::StatusOr<storage::CertificateRecord> IssueTlsCertificate(
       absl::string_view public_key_der, const std::vector<std::string>& names,
       absl::string_view actor);
+  // A certificate (397 days at most) for the HSM's enrollment transport key
+  // (IssueKeyTransportCertificate); recorded and logged as
+  // "cert.issue.transport". FailedPrecondition unless active.
+  absl::StatusOr<storage::CertificateRecord> IssueTransportCertificate(
+      absl::string_view public_key_der, absl::string_view actor);
   // A new delegated OCSP responder key and certificate (90 days), replacing
   // the old; returns the certificate (DER). A running OCSP server picks it up
   // at its next start.

@@ -716,6 +716,38 @@ absl::StatusOr<IssuedCertificate> IssueTlsServerCertificate(
   return SignCertificate(parts, ca.signer, X509_get0_pubkey(issuer.cert.get()));
 }
 
+absl::StatusOr<IssuedCertificate> IssueKeyTransportCertificate(
+    const CertProfile& profile, const Name& subject,
+    absl::string_view public_key_der, const Validity& validity,
+    const CaContext& ca) {
+  RETURN_IF_ERROR(CheckProfile(profile));
+  ASSIGN_OR_RETURN(internal::ParsedIssuer issuer,
+                   internal::ParseIssuer(ca.certificate_der, ca.signer,
+                                         /*require_ca=*/true));
+  ASSIGN_OR_RETURN(CheckedSubject checked,
+                   CheckSubject(subject, public_key_der, validity.not_before,
+                                validity.not_after, issuer));
+  RETURN_IF_ERROR(CheckMaxValidity(checked.validity, profile));
+  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key,
+                   internal::ParsePublicKeyDer(public_key_der));
+  if (!EVP_PKEY_is_a(key.get(), "RSA") || EVP_PKEY_get_bits(key.get()) < 3072) {
+    return absl::InvalidArgumentError(
+        "a transport key must be RSA of at least 3072 bits");
+  }
+  ASSIGN_OR_RETURN(Serial serial, NewSerial());
+  TbsParts parts{&serial,          issuer.subject_der,
+                 checked.validity, checked.subject_der,
+                 public_key_der,   {}};
+  ASSIGN_OR_RETURN(std::string ku, KeyUsage({kKeyEncipherment}));
+  ASSIGN_OR_RETURN(std::string bc, BasicConstraints(false));
+  ASSIGN_OR_RETURN(std::string ski, SubjectKeyId(public_key_der));
+  ASSIGN_OR_RETURN(std::string aki,
+                   internal::AuthorityKeyIdExtension(issuer.key_id));
+  parts.extensions = {ku, bc, ski, aki};
+  RETURN_IF_ERROR(AppendProfileUrls(profile, parts.extensions));
+  return SignCertificate(parts, ca.signer, X509_get0_pubkey(issuer.cert.get()));
+}
+
 std::string ToPem(absl::string_view der, absl::string_view label) {
   std::string b64 = Base64Encode(der);
   std::string out = absl::StrCat("-----BEGIN ", label, "-----\n");

@@ -150,6 +150,14 @@ absl::StatusOr<IssuedCertificate> IssueTlsServerCertificate(
     absl::string_view public_key_der, const std::vector<std::string>& names,
     const Validity& validity, const CaContext& ca);
 
+// A certificate for the HSM's enrollment transport key (RSA >= 3072): key
+// usage keyEncipherment only, not a CA, so a client can check that the key it
+// wraps a private key for is the provider's (enrollment path B).
+absl::StatusOr<IssuedCertificate> IssueKeyTransportCertificate(
+    const CertProfile& profile, const Name& subject,
+    absl::string_view public_key_der, const Validity& validity,
+    const CaContext& ca);
+
 // PEM text ("-----BEGIN <label>-----", base64 in 64-column lines) for DER,
 // e.g. label "CERTIFICATE", "X509 CRL", "CERTIFICATE REQUEST".
 std::string ToPem(absl::string_view der, absl::string_view label);

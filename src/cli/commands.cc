@@ -932,23 +932,12 @@ namespace {
 // A certificate file (PEM or DER) as DER.
 absl::StatusOr<std::string> CertificateFileToDer(const std::string& file) {
   ASSIGN_OR_RETURN(std::string content, ReadFile(file));
-  crypto::BioPtr bio(
-      BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
-  X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
-  if (x == nullptr) {
-    const auto* p = reinterpret_cast<const unsigned char*>(content.data());
-    x = d2i_X509(nullptr, &p, static_cast<long>(content.size()));
-  }
-  if (x == nullptr)
+  auto der = crypto::CertificateToDer(content);
+  if (!der.ok() && absl::IsInvalidArgument(der.status())) {
     return absl::InvalidArgumentError(
         absl::StrCat(file, " is not a certificate"));
-  unsigned char* der = nullptr;
-  int len = i2d_X509(x, &der);
-  X509_free(x);
-  if (len <= 0) return absl::InternalError("i2d_X509 failed");
-  std::string out(reinterpret_cast<char*>(der), len);
-  OPENSSL_free(der);
-  return out;
+  }
+  return der;
 }
 }  // namespace
 

@@ -2,16 +2,66 @@
 // enroll_command.cc.
 #include <CLI/CLI.hpp>
 
+#include "cli/enroll_command.h"
 #include "cli/subcommands.h"
 
 namespace inkan::cli {
 
 void AddEnrollCommands(CLI::App& app, std::string& data,
                        const DataOption& data_opt, absl::Status& result) {
-  (void)app;
-  (void)data;
-  (void)data_opt;
-  (void)result;
+  static std::string user, valid_for = "72h", id, base_url;
+  static int scal = 2;
+  static OperatorSignature sig;
+  static KeygenArgs keygen;
+  auto* enroll =
+      app.add_subcommand("enroll", "enrollment by one-time URL (R9-R11)")
+          ->require_subcommand(1);
+
+  auto* issue = enroll->add_subcommand(
+      "issue",
+      "propose a one-time enrollment code for a new user (a second operator "
+      "must approve)");
+  data_opt(issue);
+  issue->add_option("--user", user, "the new user's name")->required();
+  issue->add_option("--valid-for", valid_for,
+                    "how long the code works (default 72h; 10m to 720h)");
+  issue->add_option("--scal", scal,
+                    "2 (default): signatures only through the consent page; "
+                    "1: also in explicit mode");
+  issue->add_option("--operator", sig.operator_name, "the proposing operator");
+  issue->add_option("--key", sig.key_file,
+                    "approve with this PEM private key (the operator's own)");
+  issue->add_option(
+      "--signature", sig.signature_file,
+      "or: a signature made elsewhere over `inkan ceremony show`");
+  issue->callback(
+      [&] { result = EnrollIssue(data, user, valid_for, scal, sig); });
+
+  auto* release = enroll->add_subcommand(
+      "release",
+      "run an approved code request and print the one-time URL, once");
+  data_opt(release);
+  release->add_option("--id", id, "the request id")->required();
+  release
+      ->add_option("--base-url", base_url,
+                   "the service as users reach it, https://host[:port]")
+      ->required();
+  release->callback([&] { result = EnrollRelease(data, id, base_url); });
+
+  auto* kg = enroll->add_subcommand(
+      "keygen",
+      "enroll from this computer: make the key here and send it wrapped for "
+      "the provider's HSM (path B)");
+  kg->add_option("--url", keygen.url,
+                 "the one-time URL, https://host/enroll#CODE")
+      ->required();
+  kg->add_option("--cacert", keygen.cacert,
+                 "the provider's CA certificate (PEM), from your letter")
+      ->required();
+  kg->add_option("--alg", keygen.alg,
+                 "ec-p256 (default), ec-p384, rsa-2048, rsa-3072");
+  kg->add_flag("--yes", keygen.yes, "confirm receipt without asking");
+  kg->callback([&] { result = EnrollKeygen(keygen); });
 }
 
 }  // namespace inkan::cli

@@ -44,4 +44,26 @@ absl::StatusOr<std::string> PublicKeyToDer(absl::string_view pem_or_der) {
   return out;
 }
 
+absl::StatusOr<std::string> CertificateToDer(absl::string_view pem_or_der) {
+  BioPtr bio(
+      BIO_new_mem_buf(pem_or_der.data(), static_cast<int>(pem_or_der.size())));
+  X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+  if (x == nullptr) {
+    ERR_clear_error();
+    const auto* p = reinterpret_cast<const unsigned char*>(pem_or_der.data());
+    x = d2i_X509(nullptr, &p, static_cast<long>(pem_or_der.size()));
+  }
+  if (x == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("not a certificate (PEM or DER)");
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_X509(x, &der);
+  X509_free(x);
+  if (len <= 0) return absl::InternalError("i2d_X509 failed");
+  std::string out(reinterpret_cast<char*>(der), len);
+  OPENSSL_free(der);
+  return out;
+}
+
 }  // namespace inkan::crypto

@@ -19,6 +19,10 @@ absl::StatusOr<SecretBytes> PrivateKeyPemToPkcs8(absl::string_view pem);
 // DER. InvalidArgument if neither parses.
 absl::StatusOr<std::string> PublicKeyToDer(absl::string_view pem_or_der);
 
+// An X.509 certificate given as PEM (the first one) or DER, as DER.
+// InvalidArgument if neither parses.
+absl::StatusOr<std::string> CertificateToDer(absl::string_view pem_or_der);
+
 }  // namespace inkan::crypto
 
 #endif  // INKAN_CRYPTO_PEM_H_

@@ -136,9 +136,9 @@ absl::StatusOr<ParsedCode> ParseCode(absl::string_view code) {
   return ParsedCode{id, *std::move(secret)};
 }
 
-void RegisterOperations(ceremony::Ceremonies& ceremonies,
-                        storage::Store& store, hsm::KeyStore& keys,
-                        const audit::AuditLog& log, const Clock& clock) {
+void RegisterOperations(ceremony::Ceremonies& ceremonies, storage::Store& store,
+                        hsm::KeyStore& keys, const audit::AuditLog& log,
+                        const Clock& clock) {
   ceremony::OperationSpec spec;
   spec.name = kIssueOperation;
   spec.summary =
@@ -212,13 +212,13 @@ void RegisterOperations(ceremony::Ceremonies& ceremonies,
     r.scal = scal && *scal == "1" ? 1 : 2;
     ASSIGN_OR_RETURN(std::string text, Serialize(r));
     RETURN_IF_ERROR(tx.PutMeta(MetaKey(id), text));
-    RETURN_IF_ERROR(lg->Append(
-        tx, Event{"enroll.code_issued",
-                  {{"actor", std::string(actor)},
-                   {"enrollment", id},
-                   {"expires", audit::FormatTimestamp(r.expires)},
-                   {"scal", r.scal},
-                   {"user", user}}}));
+    RETURN_IF_ERROR(
+        lg->Append(tx, Event{"enroll.code_issued",
+                             {{"actor", std::string(actor)},
+                              {"enrollment", id},
+                              {"expires", audit::FormatTimestamp(r.expires)},
+                              {"scal", r.scal},
+                              {"user", user}}}));
     // The delivery marker: the code leaves inkan now, once, to the operator
     // who runs the execution, for the letter or mail.
     RETURN_IF_ERROR(lg->Append(
@@ -306,8 +306,8 @@ absl::StatusOr<SecretBytes> EnrollmentService::Redeem(absl::string_view code,
           ASSIGN_OR_RETURN(SecretBytes mac,
                            CodeMac(keys_, parsed->id, parsed->secret));
           auto stored = HexDecode(r.mac_hex);
-          bool match = stored.ok() &&
-                       SecretBytes(*stored).ConstantTimeEquals(mac);
+          bool match =
+              stored.ok() && SecretBytes(*stored).ConstantTimeEquals(mac);
           if (r.state != "issued") {
             result = absl::StrCat("not-usable:", r.state);
             outcome = absl::FailedPreconditionError(
@@ -326,8 +326,8 @@ absl::StatusOr<SecretBytes> EnrollmentService::Redeem(absl::string_view code,
               r.state = "burnt";
               result = "wrong-secret:burnt";
             }
-            outcome =
-                absl::UnauthenticatedError("this enrollment code does not work");
+            outcome = absl::UnauthenticatedError(
+                "this enrollment code does not work");
           } else {
             // Burnt on first use, whatever happens next.
             r.state = "redeemed";
@@ -449,9 +449,8 @@ absl::Status EnrollmentService::StartTotp(const SecretBytes& token) {
                      [&](Session& s) -> absl::Status {
                        ASSIGN_OR_RETURN(
                            s.totp_uri,
-                           credentials_.EnrollTotp(s.user, s.pin,
-                                                   options_.totp_issuer,
-                                                   Ctx(s)));
+                           credentials_.EnrollTotp(
+                               s.user, s.pin, options_.totp_issuer, Ctx(s)));
                        s.step = Step::kTotpConfirm;
                        return absl::OkStatus();
                      });
@@ -474,8 +473,8 @@ absl::Status EnrollmentService::ConfirmTotp(const SecretBytes& token,
       });
 }
 
-absl::Status EnrollmentService::RegisterCard(const SecretBytes& token,
-                                             absl::string_view certificate_der) {
+absl::Status EnrollmentService::RegisterCard(
+    const SecretBytes& token, absl::string_view certificate_der) {
   return WithSession(token, {Step::kFactor}, [&](Session& s) -> absl::Status {
     RETURN_IF_ERROR(
         credentials_.EnrollCard(s.user, s.pin, certificate_der, Ctx(s)));
@@ -511,9 +510,9 @@ absl::Status EnrollmentService::FinishKey(Session& s,
 absl::Status EnrollmentService::CreateInHsm(const SecretBytes& token,
                                             crypto::KeyAlgorithm alg) {
   return WithSession(token, {Step::kKey}, [&](Session& s) -> absl::Status {
-    ASSIGN_OR_RETURN(std::string id, credentials_.CreateCredential(
-                                         s.user, alg, sam::Factors{s.pin, {}},
-                                         Ctx(s)));
+    ASSIGN_OR_RETURN(std::string id,
+                     credentials_.CreateCredential(
+                         s.user, alg, sam::Factors{s.pin, {}}, Ctx(s)));
     RETURN_IF_ERROR(FinishKey(s, id, "hsm", alg));
     s.step = Step::kReceipt;
     return absl::OkStatus();
@@ -630,8 +629,8 @@ absl::Status EnrollmentService::PrepareDelivery(const SecretBytes& token,
 absl::StatusOr<SecretBytes> EnrollmentService::TakeDelivery(
     const SecretBytes& token) {
   SecretBytes out;
-  RETURN_IF_ERROR(WithSession(
-      token, {Step::kDownload}, [&](Session& s) -> absl::Status {
+  RETURN_IF_ERROR(
+      WithSession(token, {Step::kDownload}, [&](Session& s) -> absl::Status {
         if (s.p12.empty()) {
           return absl::FailedPreconditionError(
               "the key file was already handed out once");
@@ -645,14 +644,14 @@ absl::StatusOr<SecretBytes> EnrollmentService::TakeDelivery(
                                    {"enrollment", s.enrollment_id},
                                    {"format", "PKCS#12 (AES-256, PBKDF2)"},
                                    {"file_sha256", p12_sha}}}));
-        return Log(Event{
-            "enroll.key_erased",
-            {{"credential", s.credential_id},
-             {"enrollment", s.enrollment_id},
-             {"hsm_objects", "none kept (session objects destroyed at "
-                             "generation)"},
-             {"memory", "key and file wiped after this delivery"},
-             {"disk", "never written"}}});
+        return Log(Event{"enroll.key_erased",
+                         {{"credential", s.credential_id},
+                          {"enrollment", s.enrollment_id},
+                          {"hsm_objects",
+                           "none kept (session objects destroyed at "
+                           "generation)"},
+                          {"memory", "key and file wiped after this delivery"},
+                          {"disk", "never written"}}});
       }));
   return out;
 }
@@ -685,8 +684,8 @@ absl::Status EnrollmentService::ConfirmReceipt(const SecretBytes& token) {
           }
           return log_.Append(
               tx, Event{"enroll.complete",
-                        {{"certificate", s.certificate_pending ? "pending"
-                                                               : "issued"},
+                        {{"certificate",
+                          s.certificate_pending ? "pending" : "issued"},
                          {"credential", s.credential_id},
                          {"enrollment", s.enrollment_id},
                          {"user", s.user}}});

@@ -60,9 +60,9 @@ inline constexpr char kIssueOperation[] = "enroll.issue";
 // 30 days), scal (1 or 2, default 2)). Its execution needs `outputs`: the code
 // goes to outputs["code"]. Validation refuses a user that already exists and
 // an instance whose quorum is below 2 (the two-person rule).
-void RegisterOperations(ceremony::Ceremonies& ceremonies,
-                        storage::Store& store, hsm::KeyStore& keys,
-                        const audit::AuditLog& log, const Clock& clock);
+void RegisterOperations(ceremony::Ceremonies& ceremonies, storage::Store& store,
+                        hsm::KeyStore& keys, const audit::AuditLog& log,
+                        const Clock& clock);
 
 // The steps of an enrollment session, in order.
 enum class Step {
@@ -80,12 +80,12 @@ struct SessionView {
   std::string enrollment_id;
   std::string user;
   Step step = Step::kPin;
-  std::string csrf;            // for the pages' forms
-  std::string totp_uri;        // at kTotpConfirm: otpauth:// (show once)
-  std::string path;            // "hsm", "upload", "deliver" once chosen
-  std::string credential_id;   // once the key exists
-  std::string algorithm;       // once the key exists
-  std::string certificate_der; // at kDone, if issued
+  std::string csrf;                  // for the pages' forms
+  std::string totp_uri;              // at kTotpConfirm: otpauth:// (show once)
+  std::string path;                  // "hsm", "upload", "deliver" once chosen
+  std::string credential_id;         // once the key exists
+  std::string algorithm;             // once the key exists
+  std::string certificate_der;       // at kDone, if issued
   bool certificate_pending = false;  // at kDone: the CA key was not active
   absl::Time expires;
   int min_pin_length = 6;
@@ -93,8 +93,8 @@ struct SessionView {
 
 struct Options {
   absl::Duration session_ttl = absl::Minutes(30);
-  int max_wrong_secrets = 5;      // per code, then it is burnt
-  int max_peer_failures = 10;     // per client address per window
+  int max_wrong_secrets = 5;   // per code, then it is burnt
+  int max_peer_failures = 10;  // per client address per window
   absl::Duration peer_window = absl::Minutes(15);
   std::string totp_issuer = "inkan";
   int min_p12_password_length = 10;
@@ -102,9 +102,8 @@ struct Options {
 
 // Issues a certificate for a credential (the service's active CA key), or
 // FailedPrecondition when the CA key is not active.
-using IssueCertificate =
-    std::function<absl::StatusOr<std::string>(absl::string_view credential_id,
-                                              absl::string_view actor)>;
+using IssueCertificate = std::function<absl::StatusOr<std::string>(
+    absl::string_view credential_id, absl::string_view actor)>;
 // Certifies the HSM's enrollment transport key (its SPKI) and returns the
 // certificate (DER), or FailedPrecondition when the CA key is not active.
 using CertifyTransportKey =
@@ -196,10 +195,10 @@ class EnrollmentService {
                            std::initializer_list<Step> expected,
                            const std::function<absl::Status(Session&)>& fn);
   sam::Context Ctx(const Session& s) const;
-  absl::Status RecordRedeem(absl::string_view id, absl::string_view peer,
-                            absl::string_view result,
-                            const std::function<absl::Status(
-                                storage::Transaction&)>& change = nullptr);
+  absl::Status RecordRedeem(
+      absl::string_view id, absl::string_view peer, absl::string_view result,
+      const std::function<absl::Status(storage::Transaction&)>& change =
+          nullptr);
   bool Throttled(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteFailure(const std::string& address);
   absl::Status Log(const audit::Event& event);

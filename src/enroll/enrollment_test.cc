@@ -8,8 +8,7 @@ namespace inkan::enroll {
 namespace {
 
 TEST(ParseCodeTest, TakesOnlyTheIssuedShape) {
-  const std::string good =
-      "abcdefghijklmnop.abcdefghijklmnopqrstuvwxyz234567";
+  const std::string good = "abcdefghijklmnop.abcdefghijklmnopqrstuvwxyz234567";
   auto parsed = ParseCode(good);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->id, "abcdefghijklmnop");
@@ -19,10 +18,10 @@ TEST(ParseCodeTest, TakesOnlyTheIssuedShape) {
                   .ok());  // any case
   for (const char* bad :
        {"", ".", "abcdefghijklmnop", "abcdefghijklmnop.",
-        "abcdefghijklmno.abcdefghijklmnopqrstuvwxyz234567",   // short id
-        "abcdefghijklmnop.abcdefghijklmnopqrstuvwxyz23456",   // short secret
+        "abcdefghijklmno.abcdefghijklmnopqrstuvwxyz234567",    // short id
+        "abcdefghijklmnop.abcdefghijklmnopqrstuvwxyz23456",    // short secret
         "abcdefghijklmnop.abcdefghijklmnopqrstuvwxyz2345678",  // long
-        "abcdefghijklmn01.abcdefghijklmnopqrstuvwxyz234567",  // not base32
+        "abcdefghijklmn01.abcdefghijklmnopqrstuvwxyz234567",   // not base32
         "abcdefghijklmnop-abcdefghijklmnopqrstuvwxyz234567"}) {
     EXPECT_TRUE(absl::IsInvalidArgument(ParseCode(bad).status())) << bad;
   }

@@ -34,8 +34,8 @@ absl::StatusOr<std::string> QrSvg(absl::string_view text,
   return absl::StrCat(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"qr\" role=\"img\" "
       "aria-label=\"",
-      escaped_label, "\" viewBox=\"0 0 ", size, " ", size,
-      "\" width=\"", size * 5, "\" height=\"", size * 5,
+      escaped_label, "\" viewBox=\"0 0 ", size, " ", size, "\" width=\"",
+      size * 5, "\" height=\"", size * 5,
       "\" shape-rendering=\"crispEdges\"><rect width=\"", size, "\" height=\"",
       size, "\" fill=\"#fff\"/><path fill=\"#000\" d=\"", path, "\"/></svg>");
 }

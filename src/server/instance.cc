@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "crypto/signature_format.h"
 #include "crypto/ssl_ptr.h"
+#include "enroll/enrollment.h"
 #include "hsm/pkcs11_key_store.h"
 #include "hsm/softhsm.h"
 #include "hsm/software_key_store.h"
@@ -247,6 +248,8 @@ absl::StatusOr<std::unique_ptr<Instance>> Instance::Open(
       module.empty() ? hsm::DefaultSoftHsmModule() : module);
   ca::RegisterCaOperations(*self->ceremonies_, *self->keys_, *self->log_,
                            RealClock(), *self->tokens_);
+  enroll::RegisterOperations(*self->ceremonies_, *self->store_, *self->keys_,
+                             *self->log_, RealClock());
   self->ca_ = std::make_unique<ca::Authority>(*self->store_, *self->keys_,
                                               *self->log_, RealClock());
   self->credentials_ = std::make_unique<sam::CredentialService>(

@@ -50,6 +50,35 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Start(
       instance.store(), instance.log(), RealClock(), instance.credentials(),
       options.auth);
   svc->csc_ = std::make_unique<CscApi>(instance, *svc->auth_);
+  ca::CaActivation* activation = svc->activation_.get();
+  svc->enroll_ = std::make_unique<enroll::EnrollmentService>(
+      instance.store(), instance.keys(), instance.log(), RealClock(),
+      instance.credentials(), enroll::Options{},
+      [activation](absl::string_view credential,
+                   absl::string_view actor) -> absl::StatusOr<std::string> {
+        std::string der;
+        RETURN_IF_ERROR(activation->WithActive([&](ca::Authority& ca) {
+          ASSIGN_OR_RETURN(storage::CertificateRecord rec,
+                           ca.IssueForCredential(credential, "", actor));
+          der = rec.der;
+          return absl::OkStatus();
+        }));
+        return der;
+      },
+      [activation](absl::string_view spki) -> absl::StatusOr<std::string> {
+        std::string der;
+        RETURN_IF_ERROR(activation->WithActive([&](ca::Authority& ca) {
+          ASSIGN_OR_RETURN(
+              storage::CertificateRecord rec,
+              ca.IssueTransportCertificate(spki, "enroll:transport"));
+          der = rec.der;
+          return absl::OkStatus();
+        }));
+        return der;
+      });
+  Instance* inst = &instance;
+  svc->enroll_api_ = std::make_unique<EnrollApi>(
+      *svc->enroll_, [inst] { return inst->ca().CaCertificate(); });
   if (!options.listen.empty()) {
     std::string cert = options.tls_cert_file.empty()
                            ? absl::StrCat(instance.dir(), "/tls/cert.pem")
@@ -71,11 +100,15 @@ absl::StatusOr<std::unique_ptr<Service>> Service::Start(
     ASSIGN_OR_RETURN(SecretBytes key_pem, ReadSecretFile(key));
     https.private_key_pem = std::string(key_pem.RevealString());
     CscApi* api = svc->csc_.get();
-    ASSIGN_OR_RETURN(svc->https_,
-                     api::HttpsServer::Start(std::move(https),
-                                             [api](const api::HttpRequest& r) {
-                                               return api->Handle(r);
-                                             }));
+    EnrollApi* enroll = svc->enroll_api_.get();
+    ASSIGN_OR_RETURN(svc->https_, api::HttpsServer::Start(
+                                      std::move(https),
+                                      [api, enroll](const api::HttpRequest& r) {
+                                        if (EnrollApi::Owns(r.target)) {
+                                          return enroll->Handle(r);
+                                        }
+                                        return api->Handle(r);
+                                      }));
   }
   Service* self = svc.get();
   ASSIGN_OR_RETURN(svc->control_,

@@ -27,6 +27,7 @@
 #include "sam/authorization.h"
 #include "server/control.h"
 #include "server/csc_api.h"
+#include "server/enroll_api.h"
 #include "server/instance.h"
 
 namespace inkan::server {
@@ -80,6 +81,8 @@ class Service {
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<sam::AuthorizationService> auth_;
   std::unique_ptr<CscApi> csc_;
+  std::unique_ptr<enroll::EnrollmentService> enroll_;
+  std::unique_ptr<EnrollApi> enroll_api_;
   std::unique_ptr<api::HttpsServer> https_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
