@@ -94,7 +94,7 @@ absl::StatusOr<LogState> RebuildState(storage::Transaction& tx,
         return absl::DataLossError(
             absl::StrCat("audit entry ", state.size + 1, " is missing"));
       }
-      if (row.seq <= covered) state.checkpointed.Append(LeafHash(row.entry));
+      if (row.seq <= covered) state.checkpointed.Append(StoredLeafHash(row));
       ++state.size;
     }
     if (static_cast<int64_t>(rows.size()) < kBatch) break;
@@ -145,6 +145,10 @@ absl::Status ValidateEvent(const Event& event) {
 }
 
 }  // namespace
+
+std::string StoredLeafHash(const storage::AuditEntryRow& row) {
+  return IsPruned(row) ? row.leaf_hash : LeafHash(row.entry);
+}
 
 AuditLog::AuditLog(const crypto::Signer& signer, std::string log_id,
                    const Clock& clock)
@@ -247,7 +251,7 @@ absl::Status AuditLog::Checkpoint(storage::Transaction& tx) const {
         return absl::DataLossError(
             absl::StrCat("audit entry ", head.size() + 1, " is missing"));
       }
-      head.Append(LeafHash(row.entry));
+      head.Append(StoredLeafHash(row));
     }
     if (static_cast<int64_t>(rows.size()) < kBatch) break;
   }

@@ -41,6 +41,18 @@ namespace inkan::audit {
 // verifier never reads it).
 inline constexpr absl::string_view kAuditStateKey = "audit.state";
 
+// A pruned entry (doc/backup_and_retention.md §5): its text is blanked ("")
+// once its retention period ended, and its row keeps the leaf hash, so the
+// tree and every signed checkpoint still verify. Only a prefix of the log is
+// ever pruned, and only as far as a later "audit.prune" entry says.
+inline constexpr absl::string_view kPruneEventType = "audit.prune";
+inline bool IsPruned(const storage::AuditEntryRow& row) {
+  return row.entry.empty();
+}
+// The leaf hash of a stored row: computed from its text, or, for a pruned
+// row, the hash it kept (vouched for by the signed checkpoints' roots).
+std::string StoredLeafHash(const storage::AuditEntryRow& row);
+
 struct Event {
   std::string type;         // e.g. "credential.create"; non-empty
   std::vector<Field> data;  // flat; keys unique

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "audit/audit_log.h"
 #include "audit/canonical_json.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
@@ -129,7 +130,12 @@ absl::StatusOr<std::string> ExportSegment(storage::Transaction& tx,
             absl::StrCat("audit entry ", next, " is missing"));
       }
       if (row.seq < from) {
-        prefix.Append(LeafHash(row.entry));
+        prefix.Append(StoredLeafHash(row));
+      } else if (IsPruned(row)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "audit entry ", row.seq,
+            " was pruned after its retention period; export from a later "
+            "entry"));
       } else {
         entries.push_back(std::move(row.entry));
       }

@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "audit/audit_log.h"
 #include "audit/canonical_json.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
@@ -69,6 +71,13 @@ class LogWalk {
                   absl::StrCat("entries ", covered_ + 1, "..", n,
                                " are not covered by a signed checkpoint"));
     }
+    if (report_.pruned > prune_allowed_) {
+      return Fail(
+          prune_allowed_ + 1,
+          absl::StrCat("entries ", prune_allowed_ + 1, "..", report_.pruned,
+                       " are blank but no audit.prune entry allows "
+                       "pruning them"));
+    }
     report_.ok = true;
     return report_;
   }
@@ -85,6 +94,19 @@ class LogWalk {
   // at its size. False (with the report filled in) on the first problem.
   bool CheckEntry(const storage::AuditEntryRow& row) {
     int64_t k = row.seq;
+    if (IsPruned(row)) {
+      // Only a prefix is pruned; its hashes are checked by the roots below,
+      // and the audit.prune entry that allows it by the end of the walk.
+      if (report_.pruned != k - 1 || row.leaf_hash.size() != kHashSize) {
+        Fail(k, absl::StrCat("entry ", k,
+                             " is blank but is not part of a pruned prefix"));
+        return false;
+      }
+      ++report_.pruned;
+      range_.Append(row.leaf_hash);
+      report_.entries = k;
+      return CheckpointAt(k);
+    }
     absl::StatusOr<Entry> entry = ParseEntry(row.entry);
     if (!entry.ok()) {
       Fail(k, absl::StrCat("entry ", k,
@@ -103,6 +125,18 @@ class LogWalk {
     }
     range_.Append(std::move(leaf_hash));
     report_.entries = k;
+    if (entry->type == kPruneEventType) {
+      for (const Field& f : entry->data) {
+        if (f.key == "through" && std::holds_alternative<int64_t>(f.value)) {
+          prune_allowed_ = std::max(prune_allowed_, std::get<int64_t>(f.value));
+        }
+      }
+    }
+    return CheckpointAt(k);
+  }
+
+  // Checks the checkpoint at size k, if there is one.
+  bool CheckpointAt(int64_t k) {
     if (next_checkpoint_ < checkpoints_.size() &&
         checkpoints_[next_checkpoint_].tree_size == k) {
       if (!CheckCheckpoint(checkpoints_[next_checkpoint_])) return false;
@@ -157,8 +191,9 @@ class LogWalk {
   const absl::string_view log_id_;
   std::vector<storage::CheckpointRow> checkpoints_;
   size_t next_checkpoint_ = 0;
-  CompactRange range_;   // over the entries walked so far
-  int64_t covered_ = 0;  // size of the last good checkpoint
+  CompactRange range_;         // over the entries walked so far
+  int64_t covered_ = 0;        // size of the last good checkpoint
+  int64_t prune_allowed_ = 0;  // the largest "through" of audit.prune entries
   absl::Time last_time_ = absl::InfinitePast();
   VerifyReport report_;
 };
@@ -199,7 +234,7 @@ absl::StatusOr<std::vector<std::string>> HashRanges(
             absl::StrCat("audit entry ", index + 1, " is missing"));
       }
       const LeafRange& range = ranges[order[r]];
-      if (index >= range.first) current.Append(LeafHash(row.entry));
+      if (index >= range.first) current.Append(StoredLeafHash(row));
       ++index;
       if (index == range.second) {
         hashes[order[r]] = current.Root();

@@ -26,6 +26,7 @@ struct VerifyReport {
   bool ok = false;
   int64_t entries = 0;      // entries that passed the per-entry checks
   int64_t checkpoints = 0;  // checkpoints that verified
+  int64_t pruned = 0;       // entries 1..pruned were pruned (see IsPruned)
   // The first entry the log cannot vouch for, 0 if ok. For a bad checkpoint
   // this is the first entry after the previous good checkpoint.
   int64_t first_bad_seq = 0;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "audit/audit_log.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 #include "audit/verifier.h"
@@ -134,7 +135,7 @@ absl::StatusOr<LogSummary> VerifyLogInDatabase(const std::string& db_path,
                     std::min(kBatch, root_at_size - range.size())));
             if (rows.empty()) break;
             for (const storage::AuditEntryRow& row : rows) {
-              range.Append(audit::LeafHash(row.entry));
+              range.Append(audit::StoredLeafHash(row));
             }
           }
           out.root_at_size = range.Root();
