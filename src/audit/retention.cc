@@ -124,7 +124,9 @@ absl::StatusOr<Keep> KeepUntil(const Entry& e, Subjects& subjects,
   }
   if (!serial.has_value() && !credential.has_value() && !user.has_value()) {
     end = std::max(time, subjects.All());
-    what = "every certificate issued so far";
+    what = subjects.All() > time ? "every certificate issued so far"
+                                 : "the entry itself (no certificate ends "
+                                   "later)";
   }
   int years = user.has_value() ? std::max(policy.audit_years, policy.auth_years)
                                : policy.audit_years;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "audit/audit_log.h"
 #include "audit/checkpoint.h"
+#include "audit/retention.h"
 #include "audit/segment.h"
 #include "audit/timestamp.h"
 #include "backup/backup_file.h"
@@ -535,6 +536,94 @@ absl::Status AuditVerifySegment(const std::string& file,
                        ? " (NOT pinned: compare it with the published key, or "
                          "give --audit-key)"
                        : " (the pinned key)"));
+  return absl::OkStatus();
+}
+
+namespace {
+
+void PrintPlan(const audit::PrunePlan& plan) {
+  if (plan.pruned > 0) {
+    Out(absl::StrCat("  pruned already: entries 1..", plan.pruned));
+  }
+  if (plan.through > plan.pruned) {
+    Out(absl::StrCat("  may be pruned now: entries ", plan.pruned + 1, "..",
+                     plan.through));
+  } else {
+    Out("  nothing may be pruned now");
+  }
+  if (plan.kept_seq > 0) {
+    Out(absl::StrCat(
+        "  entry ", plan.kept_seq, " is kept ",
+        plan.kept_until == absl::InfiniteFuture()
+            ? std::string("for now")
+            : absl::StrCat("until ", audit::FormatTimestamp(plan.kept_until)),
+        " (", plan.kept_because, ")"));
+  }
+}
+
+}  // namespace
+
+absl::Status AuditRetention(const std::string& data, int audit_years,
+                            int auth_years) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Instance> inst, Instance::Open(data));
+  audit::RetentionPolicy policy;
+  audit::PrunePlan plan;
+  absl::Time now = RealClock().Now();
+  RETURN_IF_ERROR(audit::RunAudited(
+      inst->store(), inst->log(),
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(policy, audit::LoadRetention(tx));
+        if (audit_years > 0 || auth_years > 0) {
+          if (audit_years > 0) policy.audit_years = audit_years;
+          if (auth_years > 0) policy.auth_years = auth_years;
+          RETURN_IF_ERROR(audit::SetRetention(tx, inst->log(), policy, "cli"));
+        }
+        ASSIGN_OR_RETURN(plan, audit::PlanPrune(tx, policy, now));
+        return absl::OkStatus();
+      }));
+  Out(absl::StrCat("retention: audit records ", policy.audit_years,
+                   " years after the certificates they concern end; "
+                   "user-authentication records ",
+                   policy.auth_years, " years after the user's credentials"));
+  PrintPlan(plan);
+  return absl::OkStatus();
+}
+
+absl::Status AuditPrune(const std::string& data) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Instance> inst, Instance::Open(data));
+  audit::PrunePlan plan;
+  absl::Time now = RealClock().Now();
+  RETURN_IF_ERROR(audit::RunAudited(
+      inst->store(), inst->log(),
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(audit::RetentionPolicy policy,
+                         audit::LoadRetention(tx));
+        ASSIGN_OR_RETURN(plan, audit::PlanPrune(tx, policy, now));
+        if (plan.through == plan.pruned) return absl::OkStatus();
+        ASSIGN_OR_RETURN(std::string root, audit::RootAt(tx, plan.through));
+        // Logged (and signed) before anything is blanked: the verifier
+        // accepts blank entries only as far as this entry says.
+        return inst->log().Append(
+            tx, {std::string(audit::kPruneEventType),
+                 {{"actor", "cli"},
+                  {"from", plan.pruned + 1},
+                  {"through", plan.through},
+                  {"root_hash", HexEncode(root)},
+                  {"audit_years", int64_t{policy.audit_years}},
+                  {"auth_years", int64_t{policy.auth_years}}}});
+      }));
+  if (plan.through == plan.pruned) {
+    Out("nothing to prune: no entry's retention period has ended");
+    PrintPlan(plan);
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(audit::BlankSqliteAuditPrefix(absl::StrCat(data, "/", kDb),
+                                                plan.through));
+  Out(absl::StrCat("pruned entries ", plan.pruned + 1, "..", plan.through,
+                   " (their leaf hashes are kept; inkan audit verify still "
+                   "checks the whole tree)"));
+  plan.pruned = plan.through;
+  PrintPlan(plan);
   return absl::OkStatus();
 }
 

@@ -46,6 +46,14 @@ absl::Status AuditExport(const std::string& data, int64_t from, int64_t to,
 absl::Status AuditVerifySegment(const std::string& file,
                                 const std::string& audit_key_file);
 
+// Shows the retention policy and what may be pruned now; with years > 0,
+// sets that period first (logged: retention.set).
+absl::Status AuditRetention(const std::string& data, int audit_years,
+                            int auth_years);
+// Prunes the prefix of the log whose retention ended (logged first:
+// audit.prune); prints what is kept and why if nothing may go.
+absl::Status AuditPrune(const std::string& data);
+
 }  // namespace inkan::cli
 
 #endif  // INKAN_CLI_BACKUP_COMMAND_H_

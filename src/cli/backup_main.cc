@@ -74,6 +74,25 @@ void AddBackupCommands(CLI::App& app, std::string& data,
                   "the next checkpoint)");
   exp->add_option("--out", out, "the segment file to write")->required();
   exp->callback([&] { result = AuditExport(data, from, to, out); });
+
+  static int audit_years = 0, auth_years = 0;
+  auto* retention = audit->add_subcommand(
+      "retention",
+      "how long entries are kept, and what may be pruned now (a dry run)");
+  data_opt(retention);
+  retention->add_option("--audit-years", audit_years,
+                        "set: years after the certificates end (7..100, "
+                        "default 10)");
+  retention->add_option("--auth-years", auth_years,
+                        "set: years after the user's credentials end for "
+                        "user-authentication records (7..100, default 10)");
+  retention->callback(
+      [&] { result = AuditRetention(data, audit_years, auth_years); });
+  auto* prune = audit->add_subcommand(
+      "prune",
+      "blank the entries whose retention ended (a prefix; leaf hashes kept)");
+  data_opt(prune);
+  prune->callback([&] { result = AuditPrune(data); });
 }
 
 }  // namespace inkan::cli

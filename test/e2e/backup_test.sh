@@ -190,6 +190,17 @@ expect_rc 6 "a segment checked against another audit key is refused" -- \
 expect_rc 2 "audit export of an impossible range" -- "$INKAN" audit export --from 9 --to 3 --out "$WORK/x.json"
 "$INKAN" audit show --count 1000000 | tail -1 | grep -q '"type":"audit.export"' \
   && ok "audit.export is on the log" || not_ok "no audit.export"
+
+# Retention: nothing goes before its period ends.
+expect_rc 0 "audit retention shows the policy and what may go" -- "$INKAN" audit retention
+expect_out "audit records 10 years after" "… ten years by default"
+expect_out "entry 1 is kept until 20(3[6-9]|[4-9][0-9])-" "… and entry 1 is kept for ten years and more"
+expect_rc 2 "a retention period under 7 years is refused" -- "$INKAN" audit retention --audit-years 5
+BEFORE=$("$INKAN" audit show --count 1000000 | grep -vc '"type":"audit.prune"')
+expect_rc 0 "audit prune before any period ended" -- "$INKAN" audit prune
+expect_out "nothing to prune" "… prunes nothing"
+[ "$("$INKAN" audit show --count 1000000 | grep -c '^{"data"')" = "$BEFORE" ] \
+  && ok "… and no entry was blanked or added" || not_ok "prune changed the log"
 expect_rc 0 "the original log verifies" -- "$INKAN" audit verify
 
 finish
