@@ -115,7 +115,8 @@ std::string KeyFingerprint(absl::string_view der) {
 absl::Status Damaged(const std::string& path, absl::string_view what) {
   return absl::DataLossError(absl::StrCat(
       "backup ", path, " is damaged or was changed: ", what,
-      "; do not use it (take another backup, or use an older good one)"));
+      "; do not use it (use another copy of this backup, or take a new "
+      "one if the instance still runs)"));
 }
 
 // Field access for ParseManifest: InvalidArgument naming the field.

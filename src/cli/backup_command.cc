@@ -409,17 +409,21 @@ absl::Status BackupRestore(const RestoreArgs& args) {
   // 5. Not older than what this HSM has seen backed up, and the same log.
   ASSIGN_OR_RETURN(std::optional<Witness> w,
                    ReadWitness(inst->keys(), m.log_id));
-  if (w.has_value() && w->tree_size > m.tree_size) {
+  bool older = w.has_value() && w->tree_size > m.tree_size;
+  if (older && !args.allow_older) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this backup's log ends at size ", m.tree_size,
         ", but the HSM has seen a newer backup of this log, at size ",
         w->tree_size,
-        ": refusing to roll the log back (restore the newest backup)"));
+        ": refusing to roll the log back (restore the newest backup; if every "
+        "copy of it is lost, --allow-older records that decision)"));
   }
   // 6. Every entry and checkpoint of the log.
-  ASSIGN_OR_RETURN(backup::LogSummary log,
-                   CheckExtractedLog(tmp, m, w.has_value() ? w->tree_size : 0));
-  if (w.has_value() && w->tree_size > 0 && log.root_at_size != w->root) {
+  ASSIGN_OR_RETURN(
+      backup::LogSummary log,
+      CheckExtractedLog(tmp, m, w.has_value() && !older ? w->tree_size : 0));
+  if (w.has_value() && !older && w->tree_size > 0 &&
+      log.root_at_size != w->root) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this backup's log differs from the one the HSM has seen backed up "
         "(at size ",
@@ -430,15 +434,17 @@ absl::Status BackupRestore(const RestoreArgs& args) {
   ASSIGN_OR_RETURN(std::string sha, backup::FileSha256Hex(args.file));
   RETURN_IF_ERROR(audit::RunAudited(
       inst->store(), inst->log(), [&](storage::Transaction& tx) {
-        return inst->log().Append(tx,
-                                  {"backup.restore",
-                                   {{"actor", "cli"},
-                                    {"file_sha256", sha},
-                                    {"backup_created", m.created},
-                                    {"source", m.source},
-                                    {"data", target_abs},
-                                    {"tree_size", m.tree_size},
-                                    {"root_hash", HexEncode(m.root_hash)}}});
+        return inst->log().Append(
+            tx,
+            {"backup.restore",
+             {{"actor", "cli"},
+              {"file_sha256", sha},
+              {"backup_created", m.created},
+              {"source", m.source},
+              {"data", target_abs},
+              {"tree_size", m.tree_size},
+              {"root_hash", HexEncode(m.root_hash)},
+              {"newer_backup_seen_at", older ? w->tree_size : int64_t{0}}}});
       }));
   inst.reset();
   // 8. Into place in one step (rename(2) replaces an empty directory).

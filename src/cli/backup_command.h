@@ -29,6 +29,9 @@ struct RestoreArgs {
   // for instances whose token lived in their data directory.
   std::string hsm_dir;
   std::string pin_file;  // overrides the token's user-PIN file
+  // Restore even if the HSM saw a newer backup of this log (the newer ones
+  // are lost or damaged): the operator's decision, on the restored log.
+  bool allow_older = false;
 };
 // Restores into an empty or absent directory, with the same HSM; logged in
 // the restored log (backup.restore). On any failure nothing is left at
