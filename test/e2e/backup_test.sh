@@ -46,7 +46,7 @@ expect_rc 0 "a signature through the service verifies (openssl cms)" -- \
 
 # Load: one SAD for N hashes (PIN + code), then N signHash calls in the
 # background, each recorded.
-N=80
+N=150
 OUT=$(curl -sS --cacert "$WORK/root.pem" -X POST -u erin:135790 "${BASE}auth/login")
 TOKEN=$(json access_token)
 HASHES=()
