@@ -1,10 +1,14 @@
 #include "cli/enroll_command.h"
 
+#include <fcntl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <iostream>
 
 #include "absl/strings/match.h"
@@ -36,12 +40,47 @@ X509Ptr ParseX509(const std::string& der) {
 
 void Out(absl::string_view s) { std::cout << s << "\n" << std::flush; }
 
+// Where --trace writes; empty = no trace.
+std::string trace_path;  // NOLINT
+
+void Trace(const std::string& method, json::object body) {
+  if (trace_path.empty()) return;
+  for (const char* secret : {"code", "pin", "otp"}) {
+    if (body.contains(secret)) body[secret] = "[redacted]";
+  }
+  std::FILE* f = std::fopen(trace_path.c_str(), "a");
+  if (f == nullptr) return;
+  std::string line = absl::StrCat("POST /enroll/api/", method, " ",
+                                  json::serialize(body), "\n");
+  std::fwrite(line.data(), 1, line.size(), f);
+  std::fclose(f);
+}
+
+// Overwrites a file with zeros, syncs it and removes it.
+absl::Status EraseFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path));
+  struct stat st;
+  if (::fstat(fd, &st) == 0) {
+    std::string zeros(static_cast<size_t>(st.st_size), '\0');
+    ssize_t w = ::write(fd, zeros.data(), zeros.size());
+    (void)w;
+    ::fsync(fd);
+  }
+  ::close(fd);
+  if (::unlink(path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot remove ", path));
+  }
+  return absl::OkStatus();
+}
+
 // A JSON call to the enrollment API; the answer's object, or the error it
 // gave as a Status.
 absl::StatusOr<json::object> Call(client::CscClient& svc,
                                   const std::string& method,
                                   const json::object& body,
                                   const SecretBytes& session) {
+  Trace(method, body);
   std::string auth =
       session.empty() ? "" : absl::StrCat("Bearer ", session.RevealString());
   ASSIGN_OR_RETURN(client::HttpResult r,
@@ -123,6 +162,21 @@ absl::Status EnrollIssue(const std::string& data, const std::string& user,
   if (scal != 1 && scal != 2) {
     return absl::InvalidArgumentError("--scal is 1 or 2");
   }
+  {
+    // Early feedback; the execution checks again.
+    ASSIGN_OR_RETURN(auto inst, server::Instance::Open(data));
+    absl::Status exists = inst->store().Transact(
+        storage::TxMode::kReadOnly,
+        [&](storage::Transaction& tx) -> absl::Status {
+          auto u = tx.GetUserByName(user);
+          if (u.ok()) {
+            return absl::AlreadyExistsError(
+                absl::StrCat("user '", user, "' already exists"));
+          }
+          return absl::IsNotFound(u.status()) ? absl::OkStatus() : u.status();
+        });
+    RETURN_IF_ERROR(exists);
+  }
   std::vector<std::string> params = {absl::StrCat("user=", user),
                                      absl::StrCat("valid_for=", valid_for),
                                      absl::StrCat("scal=", scal)};
@@ -166,6 +220,14 @@ absl::Status EnrollKeygen(const KeygenArgs& a) {
         "https://host/enroll#CODE");
   }
   ASSIGN_OR_RETURN(crypto::KeyAlgorithm alg, crypto::ParseKeyAlgorithm(a.alg));
+  trace_path = a.trace_file;
+  // The user's own key, read before anything is redeemed.
+  SecretBytes own_key;
+  if (!a.key_file.empty()) {
+    ASSIGN_OR_RETURN(SecretBytes pem, ReadSecretFile(a.key_file));
+    ASSIGN_OR_RETURN(own_key, crypto::PrivateKeyPemToPkcs8(pem.RevealString()));
+    RETURN_IF_ERROR(crypto::ParseSoftwarePrivateKey(own_key, alg).status());
+  }
   SecretBytes code(a.url.substr(hash + 8));
   ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(a.cacert));
   ASSIGN_OR_RETURN(std::string ca_der, crypto::CertificateToDer(ca_pem));
@@ -212,7 +274,10 @@ absl::Status EnrollKeygen(const KeygenArgs& a) {
   // The key: made here, wrapped for the HSM, and erased.
   std::string wrapped, spki;
   {
-    ASSIGN_OR_RETURN(SecretBytes pkcs8, crypto::GenerateSoftwareKey(alg));
+    SecretBytes pkcs8 = std::move(own_key);
+    if (pkcs8.empty()) {
+      ASSIGN_OR_RETURN(pkcs8, crypto::GenerateSoftwareKey(alg));
+    }
     ASSIGN_OR_RETURN(spki, crypto::PublicKeyOfPkcs8(pkcs8));
     ASSIGN_OR_RETURN(wrapped, crypto::RsaAesKeyWrap(transport_spki, pkcs8));
   }  // pkcs8 is wiped here; it was never written anywhere
@@ -222,6 +287,7 @@ absl::Status EnrollKeygen(const KeygenArgs& a) {
   key_body["public_key"] = Base64Encode(spki);
   key_body["wrapped_key"] = Base64Encode(wrapped);
   ASSIGN_OR_RETURN(json::object made, Call(*svc, "key", key_body, session));
+  if (!a.key_file.empty()) RETURN_IF_ERROR(EraseFile(a.key_file));
   Out(
       absl::StrCat("key sent wrapped and opened in the HSM; the local copy is "
                    "erased. credential ",

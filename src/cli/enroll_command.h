@@ -27,6 +27,13 @@ struct KeygenArgs {
                        // and checks the transport key's certificate
   std::string alg = "ec-p256";
   bool yes = false;  // confirm receipt without asking
+  // A key the user made already (PEM, e.g. with `openssl genpkey`) instead of
+  // a new one; the file is overwritten and removed once the key is in the
+  // HSM.
+  std::string key_file;
+  // Appends each request sent (method and JSON body, with the code, PIN,
+  // one-time code and session redacted) to this file: what crossed the wire.
+  std::string trace_file;
 };
 // Path B, start to end: redeems the code, sets the PIN and a TOTP
 // authenticator (prompts), makes the key here, wraps it for the HSM's

@@ -61,6 +61,11 @@ void AddEnrollCommands(CLI::App& app, std::string& data,
   kg->add_option("--alg", keygen.alg,
                  "ec-p256 (default), ec-p384, rsa-2048, rsa-3072");
   kg->add_flag("--yes", keygen.yes, "confirm receipt without asking");
+  kg->add_option("--key", keygen.key_file,
+                 "send this key (PEM) instead of making one; the file is "
+                 "overwritten and removed once the key is in the HSM");
+  kg->add_option("--trace", keygen.trace_file,
+                 "append each request sent (secrets redacted) to this file");
   kg->callback([&] { result = EnrollKeygen(keygen); });
 }
 

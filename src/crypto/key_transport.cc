@@ -39,8 +39,19 @@ absl::StatusOr<PkeyPtr> ParsePkcs8(const SecretBytes& pkcs8_der) {
   const unsigned char* p = pkcs8_der.Reveal().data();
   std::unique_ptr<PKCS8_PRIV_KEY_INFO, Pkcs8Free> info(d2i_PKCS8_PRIV_KEY_INFO(
       nullptr, &p, static_cast<long>(pkcs8_der.size())));
-  if (info == nullptr || p != pkcs8_der.Reveal().data() + pkcs8_der.size()) {
+  if (info == nullptr) {
     return absl::InvalidArgumentError("not a PKCS#8 private key");
+  }
+  // SoftHSM 2.6 pads what it wraps with CKM_AES_KEY_WRAP_PAD to a multiple
+  // of 8 bytes with zeros (inside the RFC 5649 padding); accept exactly that.
+  const unsigned char* end = pkcs8_der.Reveal().data() + pkcs8_der.size();
+  if (end - p >= 8) {
+    return absl::InvalidArgumentError("bytes after the PKCS#8 private key");
+  }
+  for (; p != end; ++p) {
+    if (*p != 0) {
+      return absl::InvalidArgumentError("bytes after the PKCS#8 private key");
+    }
   }
   PkeyPtr key(EVP_PKCS82PKEY(info.get()));
   if (key == nullptr) {

@@ -15,8 +15,12 @@ absl::StatusOr<SecretBytes> PrivateKeyPemToPkcs8(absl::string_view pem) {
     ERR_clear_error();
     return absl::InvalidArgumentError("not an unencrypted PEM private key");
   }
+  // PKCS#8 PrivateKeyInfo (i2d_PrivateKey would give SEC1 for EC keys).
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, decltype(&PKCS8_PRIV_KEY_INFO_free)> p8(
+      EVP_PKEY2PKCS8(key.get()), PKCS8_PRIV_KEY_INFO_free);
+  if (!p8) return absl::InternalError(SslErrorString());
   unsigned char* der = nullptr;
-  int len = i2d_PrivateKey(key.get(), &der);
+  int len = i2d_PKCS8_PRIV_KEY_INFO(p8.get(), &der);
   if (len <= 0) return absl::InternalError(SslErrorString());
   SecretBytes out(absl::MakeConstSpan(der, len));
   OPENSSL_clear_free(der, len);

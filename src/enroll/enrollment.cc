@@ -144,9 +144,9 @@ void RegisterOperations(ceremony::Ceremonies& ceremonies, storage::Store& store,
   spec.summary =
       "issue a one-time enrollment code for a new user: user, valid_for "
       "(default 72h), scal (1 or 2, default 2)";
-  ceremony::Ceremonies* cer = &ceremonies;
-  storage::Store* st = &store;
-  spec.validate = [cer, st](const ceremony::Params& p) -> absl::Status {
+  // Only the parameters here: validate also runs inside the execution's
+  // transaction, where it must not open another.
+  spec.validate = [](const ceremony::Params& p) -> absl::Status {
     auto user = ceremony::FindParam(p, "user");
     if (!user || user->empty() || user->size() > 64) {
       return absl::InvalidArgumentError("enroll.issue needs user=NAME");
@@ -158,22 +158,7 @@ void RegisterOperations(ceremony::Ceremonies& ceremonies, storage::Store& store,
         scal && *scal != "1" && *scal != "2") {
       return absl::InvalidArgumentError("scal is 1 or 2");
     }
-    ASSIGN_OR_RETURN(int k, cer->Quorum());
-    if (k < 2) {
-      return absl::FailedPreconditionError(
-          "enrollment codes follow the two-person rule: the quorum must be at "
-          "least 2");
-    }
-    return st->Transact(storage::TxMode::kReadOnly,
-                        [&](storage::Transaction& tx) -> absl::Status {
-                          auto u = tx.GetUserByName(*user);
-                          if (u.ok()) {
-                            return absl::AlreadyExistsError(absl::StrCat(
-                                "user '", *user, "' already exists"));
-                          }
-                          return absl::IsNotFound(u.status()) ? absl::OkStatus()
-                                                              : u.status();
-                        });
+    return absl::OkStatus();
   };
   hsm::KeyStore* ks = &keys;
   const audit::AuditLog* lg = &log;
@@ -194,6 +179,14 @@ void RegisterOperations(ceremony::Ceremonies& ceremonies, storage::Store& store,
       ASSIGN_OR_RETURN(valid_for, ParseValidFor(*v));
     }
     auto scal = ceremony::FindParam(p, "scal");
+    // The two-person rule: the quorum that approved this is at least 2.
+    ASSIGN_OR_RETURN(std::optional<std::string> quorum,
+                     tx.GetMeta("ceremony.quorum"));
+    if (quorum && *quorum == "1") {
+      return absl::FailedPreconditionError(
+          "enrollment codes follow the two-person rule: the quorum must be at "
+          "least 2");
+    }
     auto existing = tx.GetUserByName(user);
     if (existing.ok()) {
       return absl::AlreadyExistsError(
@@ -495,7 +488,7 @@ absl::Status EnrollmentService::FinishKey(Session& s,
   s.credential_id = credential_id;
   s.path = std::string(path);
   s.algorithm = std::string(crypto::KeyAlgorithmName(alg));
-  if (path != "deliver" && s.scal != 2) {
+  if (s.scal != 2) {
     RETURN_IF_ERROR(sam::SetScal(store_, log_, credential_id, s.scal, Ctx(s)));
   }
   s.pin = SecretBytes();  // not needed any more
@@ -601,21 +594,16 @@ absl::Status EnrollmentService::PrepareDelivery(const SecretBytes& token,
           absl::StrCat("the file's password needs at least ",
                        options_.min_p12_password_length, " characters"));
     }
-    // Made in the HSM, wrapped out under a one-time AES key that exists only
-    // here and in the HSM for this call; the HSM keeps no object.
-    ASSIGN_OR_RETURN(SecretBytes kek, RandomSecret(32));
-    ASSIGN_OR_RETURN(hsm::WrappedKey made,
-                     keys_.GenerateKeyWrappedUnder(alg, kek));
-    ASSIGN_OR_RETURN(SecretBytes pkcs8,
-                     crypto::AesKeyUnwrapPad(kek, made.wrapped.RevealString()));
-    ASSIGN_OR_RETURN(std::string pub, crypto::PublicKeyOfPkcs8(pkcs8));
+    ASSIGN_OR_RETURN(hsm::KeyStore::DeliveredKey made,
+                     keys_.GenerateForDelivery(alg));
+    ASSIGN_OR_RETURN(std::string pub, crypto::PublicKeyOfPkcs8(made.pkcs8));
     if (pub != made.public_key_der) {
       return absl::InternalError("the delivered key is not the one made");
     }
     ASSIGN_OR_RETURN(SecretBytes p12,
-                     crypto::MakePkcs12(pkcs8, "", password,
+                     crypto::MakePkcs12(made.pkcs8, "", password,
                                         absl::StrCat("inkan ", s.user)));
-    // pkcs8 and kek are wiped as they go out of scope.
+    // made.pkcs8 is wiped as it goes out of scope.
     ASSIGN_OR_RETURN(std::string id,
                      credentials_.AddUserHeldCredential(
                          s.user, alg, made.public_key_der, s.pin, Ctx(s)));

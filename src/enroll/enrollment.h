@@ -58,7 +58,7 @@ inline constexpr char kIssueOperation[] = "enroll.issue";
 
 // Registers "enroll.issue" (parameters: user, valid_for ("72h" default, 10m to
 // 30 days), scal (1 or 2, default 2)). Its execution needs `outputs`: the code
-// goes to outputs["code"]. Validation refuses a user that already exists and
+// goes to outputs["code"]. Execution refuses a user that already exists and
 // an instance whose quorum is below 2 (the two-person rule).
 void RegisterOperations(ceremony::Ceremonies& ceremonies, storage::Store& store,
                         hsm::KeyStore& keys, const audit::AuditLog& log,

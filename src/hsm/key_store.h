@@ -158,6 +158,18 @@ class KeyStore {
         "this key store cannot receive user-made keys (needs PKCS#11)");
   }
 
+  // ---- A key delivered to its owner (enrollment path C, R11) ----
+  // A new key pair made in the key store and handed out once, as PKCS#8 (the
+  // caller delivers it and wipes it); the key store keeps no object of it.
+  struct DeliveredKey {
+    std::string public_key_der;
+    SecretBytes pkcs8;  // may end in up to 7 zero bytes (SoftHSM's padding)
+  };
+  virtual absl::StatusOr<DeliveredKey> GenerateForDelivery(
+      crypto::KeyAlgorithm alg) {
+    return absl::UnimplementedError("this key store cannot deliver keys");
+  }
+
   // Destroys the CA KEK; returns how many objects were destroyed (0 if there
   // was none).
   virtual absl::StatusOr<int> DestroyCaKek() { return 0; }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/encoding.h"
 #include "common/files.h"
 #include "crypto/digest.h"
 #include "crypto/key_transport.h"
@@ -676,6 +677,32 @@ TEST_F(Pkcs11TokenTest, UserMadeKeyEntersOnlyThroughTheTransportKey) {
   EXPECT_EQ(Bool(*priv, CKA_SIGN), CK_FALSE);
   EXPECT_EQ(Bool(*priv, CKA_DECRYPT), CK_FALSE);
   EXPECT_TRUE(Find(CKO_PRIVATE_KEY, false).empty());
+}
+
+// Enrollment path C brings a key out under a one-time KEK: the blob is the
+// RFC 5649 wrap of the PKCS#8 key, which software opens.
+TEST_F(Pkcs11TokenTest, KeyWrappedUnderAnOutsideKekOpensInSoftware) {
+  SecretBytes kek(std::string(32, 'q'));
+  auto made = made_.store->GenerateKeyWrappedUnder(KeyAlgorithm::kEcP256, kek);
+  ASSERT_TRUE(made.ok()) << made.status();
+  auto pkcs8 = crypto::AesKeyUnwrapPad(kek, made->wrapped.RevealString());
+  ASSERT_TRUE(pkcs8.ok()) << pkcs8.status();
+  auto pub = crypto::PublicKeyOfPkcs8(*pkcs8);
+  ASSERT_TRUE(pub.ok()) << pub.status() << " (" << pkcs8->size()
+                        << " bytes: " << HexEncode(pkcs8->RevealString())
+                        << ")";
+  EXPECT_EQ(*pub, made->public_key_der);
+  EXPECT_FALSE(crypto::AesKeyUnwrapPad(SecretBytes(std::string(32, 'r')),
+                                       made->wrapped.RevealString())
+                   .ok());
+  EXPECT_TRUE(Find(CKO_PRIVATE_KEY, false).empty());
+
+  auto delivered = made_.store->GenerateForDelivery(KeyAlgorithm::kEcP256);
+  ASSERT_TRUE(delivered.ok()) << delivered.status();
+  EXPECT_EQ(*crypto::PublicKeyOfPkcs8(delivered->pkcs8),
+            delivered->public_key_der);
+  EXPECT_TRUE(Find(CKO_PRIVATE_KEY, false).empty());
+  EXPECT_TRUE(Find(CKO_SECRET_KEY, false).empty());
 }
 
 TEST(SoftwareKeyStoreEnrollTest, HasNoTransportKey) {

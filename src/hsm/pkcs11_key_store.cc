@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "common/random.h"
 #include "common/status_macros.h"
+#include "crypto/key_transport.h"
 #include "crypto/signature_format.h"
 #include "hsm/pkcs11_module.h"
 #include "openssl/bn.h"
@@ -314,6 +316,15 @@ class Pkcs11KeyStore : public KeyStore {
         [&] { return ExportCaKeyOnce(alg, wrapped, transport_spki); });
   }
   absl::StatusOr<std::unique_ptr<TransportKey>> NewTransportKey() override;
+  absl::StatusOr<DeliveredKey> GenerateForDelivery(KeyAlgorithm alg) override {
+    // Made in the HSM, wrapped out under a one-time AES key that exists only
+    // here and (for the one call) in the HSM, then opened here.
+    ASSIGN_OR_RETURN(SecretBytes kek, RandomSecret(32));
+    ASSIGN_OR_RETURN(WrappedKey made, GenerateKeyWrappedUnder(alg, kek));
+    ASSIGN_OR_RETURN(SecretBytes pkcs8,
+                     crypto::AesKeyUnwrapPad(kek, made.wrapped.RevealString()));
+    return DeliveredKey{made.public_key_der, std::move(pkcs8)};
+  }
   absl::StatusOr<std::string> EnrollTransportKey() override {
     return WithRelogin([&]() -> absl::StatusOr<std::string> {
       ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());

@@ -97,6 +97,12 @@ class SoftwareKeyStore : public KeyStore {
     return std::make_unique<SoftwareActiveKey>(alg, std::move(key));
   }
 
+  absl::StatusOr<DeliveredKey> GenerateForDelivery(KeyAlgorithm alg) override {
+    ASSIGN_OR_RETURN(SecretBytes pkcs8, crypto::GenerateSoftwareKey(alg));
+    ASSIGN_OR_RETURN(auto key, crypto::ParseSoftwarePrivateKey(pkcs8, alg));
+    return DeliveredKey{key->public_key_der(), std::move(pkcs8)};
+  }
+
   absl::StatusOr<WrappedKey> GenerateKeyWrappedUnder(
       KeyAlgorithm alg, const SecretBytes& kek) override {
     if (kek.size() != 32)
