@@ -1,5 +1,6 @@
 #include "audit/segment.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <optional>
 #include <utility>
