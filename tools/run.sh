@@ -90,7 +90,17 @@ openssl cms -verify -binary -inform DER -in /tmp/inkan-demo.md.p7s -content /tmp
   -CAfile "$INKAN_DATA/ca.pem" -purpose any -out /dev/null
 "$INKAN" audit verify
 "$INKAN" status
+# Enrollment: the CA key active in the service for the session, and a one-time
+# URL for a new demo user (issued by alice, approved by bob).
+"$INKAN" ca activate --share "$OPS/alice.share" --for 8h >/dev/null
+"$INKAN" ca activate --share "$OPS/bob.share" >/dev/null
+NEWUSER=hanako-$(date +%H%M%S)
+ID=$("$INKAN" enroll issue --user "$NEWUSER" --operator alice --key "$OPS/alice.key" \
+       | sed -n 's/^request //p')
+"$INKAN" ceremony approve --id "$ID" --operator bob --key "$OPS/bob.key" >/dev/null
+ENROLL_URL=$("$INKAN" enroll release --id "$ID" --base-url "${BASE%/csc/v2/}" | grep '/enroll#')
 echo
 echo "The service runs at $BASE (CA: $INKAN_DATA/ca.pem). Ctrl-C stops it."
+echo "Enroll $NEWUSER (once; the browser must trust or accept the demo CA): $ENROLL_URL"
 echo "Try: curl --cacert $INKAN_DATA/ca.pem -X POST ${BASE}info"
 wait "$SERVE"
