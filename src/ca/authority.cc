@@ -1380,19 +1380,16 @@ absl::Status Authority::Revoke(absl::string_view serial_hex, CrlReason reason,
       });
 }
 
-absl::StatusOr<storage::CertificateRecord> Authority::IssueTlsCertificate(
-    absl::string_view public_key_der, const std::vector<std::string>& names,
-    absl::string_view actor) {
+absl::StatusOr<storage::CertificateRecord> Authority::IssueServiceCertificate(
+    absl::string_view subject_text, absl::string_view public_key_der,
+    const ServiceIssuer& issue, audit::Event event) {
   RETURN_IF_ERROR(CheckActive());
   storage::CertificateRecord rec;
   RETURN_IF_ERROR(audit::RunAudited(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         ASSIGN_OR_RETURN(std::string ca_der, LoadCaCert(tx));
         ASSIGN_OR_RETURN(CertProfile profile, LoadProfile(tx));
-        ASSIGN_OR_RETURN(
-            Name subject,
-            ParseName(absl::StrCat(
-                "CN=", names.empty() ? std::string("inkan") : names[0], "")));
+        ASSIGN_OR_RETURN(Name subject, ParseName(subject_text));
         absl::Time now = clock_.Now();
         Validity validity = ClampToCa(
             ca_der,
@@ -1401,8 +1398,7 @@ absl::StatusOr<storage::CertificateRecord> Authority::IssueTlsCertificate(
                  absl::Minutes(2)});
         ASSIGN_OR_RETURN(
             IssuedCertificate cert,
-            IssueTlsServerCertificate(profile, subject, public_key_der, names,
-                                      validity, CaContext{ca_der, *signer_}));
+            issue(profile, subject, validity, CaContext{ca_der, *signer_}));
         rec.serial_hex = cert.serial_hex;
         rec.subject = FormatName(subject);
         rec.der = cert.der;
@@ -1410,54 +1406,41 @@ absl::StatusOr<storage::CertificateRecord> Authority::IssueTlsCertificate(
         rec.not_after = validity.not_after;
         rec.issued = now;
         RETURN_IF_ERROR(tx.InsertCertificate(rec));
-        return log_.Append(
-            tx, Event{"cert.issue.tls",
-                      {{"actor", std::string(actor)},
-                       {"serial", rec.serial_hex},
-                       {"names", absl::StrJoin(names, ",")},
-                       {"not_after", FormatRfc3339(rec.not_after)},
-                       {"public_key_sha256",
-                        HexEncode(crypto::Sha256(public_key_der))}}});
+        event.data.push_back({"serial", rec.serial_hex});
+        event.data.push_back({"not_after", FormatRfc3339(rec.not_after)});
+        event.data.push_back(
+            {"public_key_sha256", HexEncode(crypto::Sha256(public_key_der))});
+        return log_.Append(tx, event);
       }));
   return rec;
 }
 
+absl::StatusOr<storage::CertificateRecord> Authority::IssueTlsCertificate(
+    absl::string_view public_key_der, const std::vector<std::string>& names,
+    absl::string_view actor) {
+  return IssueServiceCertificate(
+      absl::StrCat("CN=", names.empty() ? std::string("inkan") : names[0]),
+      public_key_der,
+      [&](const CertProfile& profile, const Name& subject,
+          const Validity& validity, const CaContext& ca) {
+        return IssueTlsServerCertificate(profile, subject, public_key_der,
+                                         names, validity, ca);
+      },
+      audit::Event{"cert.issue.tls",
+                   {{"actor", std::string(actor)},
+                    {"names", absl::StrJoin(names, ",")}}});
+}
+
 absl::StatusOr<storage::CertificateRecord> Authority::IssueTransportCertificate(
     absl::string_view public_key_der, absl::string_view actor) {
-  RETURN_IF_ERROR(CheckActive());
-  storage::CertificateRecord rec;
-  RETURN_IF_ERROR(audit::RunAudited(
-      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
-        ASSIGN_OR_RETURN(std::string ca_der, LoadCaCert(tx));
-        ASSIGN_OR_RETURN(CertProfile profile, LoadProfile(tx));
-        ASSIGN_OR_RETURN(Name subject,
-                         ParseName("CN=inkan enrollment transport key"));
-        absl::Time now = clock_.Now();
-        Validity validity = ClampToCa(
-            ca_der,
-            {now - absl::Minutes(1),
-             now + std::min(absl::Hours(24 * 397), profile.max_validity) -
-                 absl::Minutes(2)});
-        ASSIGN_OR_RETURN(IssuedCertificate cert,
-                         IssueKeyTransportCertificate(
-                             profile, subject, public_key_der, validity,
-                             CaContext{ca_der, *signer_}));
-        rec.serial_hex = cert.serial_hex;
-        rec.subject = FormatName(subject);
-        rec.der = cert.der;
-        rec.not_before = validity.not_before;
-        rec.not_after = validity.not_after;
-        rec.issued = now;
-        RETURN_IF_ERROR(tx.InsertCertificate(rec));
-        return log_.Append(
-            tx, Event{"cert.issue.transport",
-                      {{"actor", std::string(actor)},
-                       {"serial", rec.serial_hex},
-                       {"not_after", FormatRfc3339(rec.not_after)},
-                       {"public_key_sha256",
-                        HexEncode(crypto::Sha256(public_key_der))}}});
-      }));
-  return rec;
+  return IssueServiceCertificate(
+      "CN=inkan enrollment transport key", public_key_der,
+      [&](const CertProfile& profile, const Name& subject,
+          const Validity& validity, const CaContext& ca) {
+        return IssueKeyTransportCertificate(profile, subject, public_key_der,
+                                            validity, ca);
+      },
+      audit::Event{"cert.issue.transport", {{"actor", std::string(actor)}}});
 }
 
 absl::StatusOr<std::string> Authority::RenewResponder(absl::string_view actor) {

@@ -19,6 +19,7 @@
 #ifndef INKAN_CA_AUTHORITY_H_
 #define INKAN_CA_AUTHORITY_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -163,6 +164,14 @@ class Authority {
   absl::StatusOr<std::string> IssueCrl(absl::string_view actor);
 
  private:
+  // The service's own certificates (TLS, the enrollment transport key): 397
+  // days at most, recorded, and logged as `event` plus serial, not_after and
+  // public_key_sha256.
+  using ServiceIssuer = std::function<absl::StatusOr<IssuedCertificate>(
+      const CertProfile&, const Name&, const Validity&, const CaContext&)>;
+  absl::StatusOr<storage::CertificateRecord> IssueServiceCertificate(
+      absl::string_view subject_text, absl::string_view public_key_der,
+      const ServiceIssuer& issue, audit::Event event);
   absl::StatusOr<std::string> CrlInTx(storage::Transaction& tx,
                                       absl::string_view actor);
   // OK while active; ends an expired window.

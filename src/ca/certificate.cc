@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <vector>
@@ -682,12 +683,18 @@ absl::StatusOr<IssuedCertificate> IssueOcspResponderCertificate(
   return SignCertificate(parts, ca.signer, X509_get0_pubkey(issuer.cert.get()));
 }
 
-absl::StatusOr<IssuedCertificate> IssueTlsServerCertificate(
+namespace {
+
+// An end-entity certificate for one of the service's own keys: the checks and
+// extensions every such certificate has (not a CA; SKI, AKI, the profile's
+// CRL and OCSP URLs), plus those `usage` gives for the key (key usage first).
+absl::StatusOr<IssuedCertificate> IssueServiceKeyCertificate(
     const CertProfile& profile, const Name& subject,
-    absl::string_view public_key_der, const std::vector<std::string>& names,
-    const Validity& validity, const CaContext& ca) {
+    absl::string_view public_key_der, const Validity& validity,
+    const CaContext& ca,
+    const std::function<absl::StatusOr<std::vector<std::string>>(EVP_PKEY*)>&
+        usage) {
   RETURN_IF_ERROR(CheckProfile(profile));
-  ASSIGN_OR_RETURN(std::string san, ServerSubjectAltName(names));
   ASSIGN_OR_RETURN(internal::ParsedIssuer issuer,
                    internal::ParseIssuer(ca.certificate_der, ca.signer,
                                          /*require_ca=*/true));
@@ -697,55 +704,57 @@ absl::StatusOr<IssuedCertificate> IssueTlsServerCertificate(
   RETURN_IF_ERROR(CheckMaxValidity(checked.validity, profile));
   ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key,
                    internal::ParsePublicKeyDer(public_key_der));
-  // RSA key exchange (TLS 1.2 and earlier) encrypts to the key.
-  const bool rsa = EVP_PKEY_is_a(key.get(), "RSA");
+  ASSIGN_OR_RETURN(std::vector<std::string> extensions, usage(key.get()));
   ASSIGN_OR_RETURN(Serial serial, NewSerial());
   TbsParts parts{&serial,          issuer.subject_der,
                  checked.validity, checked.subject_der,
                  public_key_der,   {}};
-  ASSIGN_OR_RETURN(std::string ku,
-                   rsa ? KeyUsage({kDigitalSignature, kKeyEncipherment})
-                       : KeyUsage({kDigitalSignature}));
   ASSIGN_OR_RETURN(std::string bc, BasicConstraints(false));
-  ASSIGN_OR_RETURN(std::string eku, ServerAuthEku());
   ASSIGN_OR_RETURN(std::string ski, SubjectKeyId(public_key_der));
   ASSIGN_OR_RETURN(std::string aki,
                    internal::AuthorityKeyIdExtension(issuer.key_id));
-  parts.extensions = {ku, bc, eku, san, ski, aki};
+  extensions.insert(extensions.begin() + 1, bc);
+  extensions.push_back(ski);
+  extensions.push_back(aki);
+  parts.extensions = std::move(extensions);
   RETURN_IF_ERROR(AppendProfileUrls(profile, parts.extensions));
   return SignCertificate(parts, ca.signer, X509_get0_pubkey(issuer.cert.get()));
+}
+
+}  // namespace
+
+absl::StatusOr<IssuedCertificate> IssueTlsServerCertificate(
+    const CertProfile& profile, const Name& subject,
+    absl::string_view public_key_der, const std::vector<std::string>& names,
+    const Validity& validity, const CaContext& ca) {
+  return IssueServiceKeyCertificate(
+      profile, subject, public_key_der, validity, ca,
+      [&](EVP_PKEY* key) -> absl::StatusOr<std::vector<std::string>> {
+        ASSIGN_OR_RETURN(std::string san, ServerSubjectAltName(names));
+        // RSA key exchange (TLS 1.2 and earlier) encrypts to the key.
+        const bool rsa = EVP_PKEY_is_a(key, "RSA");
+        ASSIGN_OR_RETURN(std::string ku,
+                         rsa ? KeyUsage({kDigitalSignature, kKeyEncipherment})
+                             : KeyUsage({kDigitalSignature}));
+        ASSIGN_OR_RETURN(std::string eku, ServerAuthEku());
+        return std::vector<std::string>{ku, eku, san};
+      });
 }
 
 absl::StatusOr<IssuedCertificate> IssueKeyTransportCertificate(
     const CertProfile& profile, const Name& subject,
     absl::string_view public_key_der, const Validity& validity,
     const CaContext& ca) {
-  RETURN_IF_ERROR(CheckProfile(profile));
-  ASSIGN_OR_RETURN(internal::ParsedIssuer issuer,
-                   internal::ParseIssuer(ca.certificate_der, ca.signer,
-                                         /*require_ca=*/true));
-  ASSIGN_OR_RETURN(CheckedSubject checked,
-                   CheckSubject(subject, public_key_der, validity.not_before,
-                                validity.not_after, issuer));
-  RETURN_IF_ERROR(CheckMaxValidity(checked.validity, profile));
-  ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key,
-                   internal::ParsePublicKeyDer(public_key_der));
-  if (!EVP_PKEY_is_a(key.get(), "RSA") || EVP_PKEY_get_bits(key.get()) < 3072) {
-    return absl::InvalidArgumentError(
-        "a transport key must be RSA of at least 3072 bits");
-  }
-  ASSIGN_OR_RETURN(Serial serial, NewSerial());
-  TbsParts parts{&serial,          issuer.subject_der,
-                 checked.validity, checked.subject_der,
-                 public_key_der,   {}};
-  ASSIGN_OR_RETURN(std::string ku, KeyUsage({kKeyEncipherment}));
-  ASSIGN_OR_RETURN(std::string bc, BasicConstraints(false));
-  ASSIGN_OR_RETURN(std::string ski, SubjectKeyId(public_key_der));
-  ASSIGN_OR_RETURN(std::string aki,
-                   internal::AuthorityKeyIdExtension(issuer.key_id));
-  parts.extensions = {ku, bc, ski, aki};
-  RETURN_IF_ERROR(AppendProfileUrls(profile, parts.extensions));
-  return SignCertificate(parts, ca.signer, X509_get0_pubkey(issuer.cert.get()));
+  return IssueServiceKeyCertificate(
+      profile, subject, public_key_der, validity, ca,
+      [](EVP_PKEY* key) -> absl::StatusOr<std::vector<std::string>> {
+        if (!EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_get_bits(key) < 3072) {
+          return absl::InvalidArgumentError(
+              "a transport key must be RSA of at least 3072 bits");
+        }
+        ASSIGN_OR_RETURN(std::string ku, KeyUsage({kKeyEncipherment}));
+        return std::vector<std::string>{ku};
+      });
 }
 
 std::string ToPem(absl::string_view der, absl::string_view label) {

@@ -1029,28 +1029,32 @@ class Pkcs11TransportKey : public KeyStore::TransportKey {
   std::string spki_;
 };
 
-absl::StatusOr<std::unique_ptr<KeyStore::TransportKey>>
-Pkcs11KeyStore::NewTransportKey() {
-  ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
-  CK_SESSION_HANDLE s = lease.get();
+namespace {
+
+// An RSA-3072 pair whose private half is sensitive, never extractable, and can
+// only unwrap (a transport key): a session pair, or a token pair with `label`.
+absl::StatusOr<std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE>>
+GenerateRsaUnwrapPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE s, bool token,
+                      std::string label) {
   CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
   CK_KEY_TYPE kt = CKK_RSA;
   CK_ULONG bits = 3072;
   CK_BYTE exponent[] = {0x01, 0x00, 0x01};
-  CK_ATTRIBUTE pub[] = {
+  const CK_BBOOL on_token = token ? kTrue : kFalse;
+  std::vector<CK_ATTRIBUTE> pub = {
       {CKA_CLASS, &pub_class, sizeof(pub_class)},
       {CKA_KEY_TYPE, &kt, sizeof(kt)},
       {CKA_MODULUS_BITS, &bits, sizeof(bits)},
       {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
-      INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+      INKAN_BOOL_ATTR(CKA_TOKEN, on_token),
       INKAN_BOOL_ATTR(CKA_WRAP, kTrue),
       INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
       INKAN_BOOL_ATTR(CKA_VERIFY, kFalse),
   };
-  CK_ATTRIBUTE priv[] = {
+  std::vector<CK_ATTRIBUTE> priv = {
       {CKA_CLASS, &priv_class, sizeof(priv_class)},
       {CKA_KEY_TYPE, &kt, sizeof(kt)},
-      INKAN_BOOL_ATTR(CKA_TOKEN, kFalse),
+      INKAN_BOOL_ATTR(CKA_TOKEN, on_token),
       INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
       INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
       INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
@@ -1059,12 +1063,27 @@ Pkcs11KeyStore::NewTransportKey() {
       INKAN_BOOL_ATTR(CKA_SIGN, kFalse),
       INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
   };
+  if (!label.empty()) {
+    pub.push_back({CKA_LABEL, label.data(), label.size()});
+    priv.push_back({CKA_LABEL, label.data(), label.size()});
+  }
   CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
-  CK_RV rv =
-      fn()->C_GenerateKeyPair(s, &mech, pub, sizeof(pub) / sizeof(pub[0]), priv,
-                              sizeof(priv) / sizeof(priv[0]), &pub_h, &priv_h);
+  CK_RV rv = fn->C_GenerateKeyPair(s, &mech, pub.data(), pub.size(),
+                                   priv.data(), priv.size(), &pub_h, &priv_h);
   if (rv != CKR_OK) return CkrToStatus(rv, "C_GenerateKeyPair (transport key)");
+  return std::pair{pub_h, priv_h};
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KeyStore::TransportKey>>
+Pkcs11KeyStore::NewTransportKey() {
+  ASSIGN_OR_RETURN(SessionPool::Lease lease, pool_->Acquire());
+  CK_SESSION_HANDLE s = lease.get();
+  ASSIGN_OR_RETURN(auto pair,
+                   GenerateRsaUnwrapPair(fn(), s, /*token=*/false, ""));
+  auto [pub_h, priv_h] = pair;
   auto spki = PublicKeySpki(fn(), s, pub_h, KeyAlgorithm::kRsa3072);
   if (!spki.ok()) {
     fn()->C_DestroyObject(s, priv_h);
@@ -1088,45 +1107,7 @@ Pkcs11KeyStore::EnrollTransport(SessionPool::Lease& lease) {
     return absl::DataLossError(
         "the HSM holds only one half of the enrollment transport key");
   }
-  CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
-  CK_KEY_TYPE kt = CKK_RSA;
-  CK_ULONG bits = 3072;
-  CK_BYTE exponent[] = {0x01, 0x00, 0x01};
-  std::string label = kEnrollTransportLabel;
-  CK_ATTRIBUTE pub_t[] = {
-      {CKA_CLASS, &pub_class, sizeof(pub_class)},
-      {CKA_KEY_TYPE, &kt, sizeof(kt)},
-      {CKA_LABEL, label.data(), label.size()},
-      {CKA_MODULUS_BITS, &bits, sizeof(bits)},
-      {CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
-      INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
-      INKAN_BOOL_ATTR(CKA_WRAP, kTrue),
-      INKAN_BOOL_ATTR(CKA_ENCRYPT, kFalse),
-      INKAN_BOOL_ATTR(CKA_VERIFY, kFalse),
-  };
-  CK_ATTRIBUTE priv_t[] = {
-      {CKA_CLASS, &priv_class, sizeof(priv_class)},
-      {CKA_KEY_TYPE, &kt, sizeof(kt)},
-      {CKA_LABEL, label.data(), label.size()},
-      INKAN_BOOL_ATTR(CKA_TOKEN, kTrue),
-      INKAN_BOOL_ATTR(CKA_PRIVATE, kTrue),
-      INKAN_BOOL_ATTR(CKA_SENSITIVE, kTrue),
-      INKAN_BOOL_ATTR(CKA_EXTRACTABLE, kFalse),
-      INKAN_BOOL_ATTR(CKA_UNWRAP, kTrue),
-      INKAN_BOOL_ATTR(CKA_DECRYPT, kFalse),
-      INKAN_BOOL_ATTR(CKA_SIGN, kFalse),
-      INKAN_BOOL_ATTR(CKA_DERIVE, kFalse),
-  };
-  CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
-  CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
-  CK_RV rv = fn()->C_GenerateKeyPair(
-      s, &mech, pub_t, sizeof(pub_t) / sizeof(pub_t[0]), priv_t,
-      sizeof(priv_t) / sizeof(priv_t[0]), &pub_h, &priv_h);
-  if (rv != CKR_OK) {
-    lease.Check(rv);
-    return CkrToStatus(rv, "C_GenerateKeyPair (enrollment transport key)");
-  }
-  return std::pair{pub_h, priv_h};
+  return GenerateRsaUnwrapPair(fn(), s, /*token=*/true, kEnrollTransportLabel);
 }
 
 absl::StatusOr<SecretBytes> Pkcs11KeyStore::ImportWrapped(
