@@ -609,6 +609,9 @@ api::HttpResponse EnrollApi::JsonApi(const api::HttpRequest& req,
   } else if (method == "totp/confirm") {
     auto otp = Str(o, "otp");
     st = otp.ok() ? service_.ConfirmTotp(token, *otp) : otp.status();
+  } else if (method == "card") {
+    auto cert = B64(o, "certificate");
+    st = cert.ok() ? service_.RegisterCard(token, *cert) : cert.status();
   } else if (method == "key") {
     auto path = Str(o, "path");
     auto alg_name = Str(o, "algorithm");

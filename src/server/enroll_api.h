@@ -20,6 +20,8 @@
 //   POST /enroll/api/pin            {"pin"}
 //   POST /enroll/api/totp/start     {} -> {"otpauth"}
 //   POST /enroll/api/totp/confirm   {"otp"}
+//   POST /enroll/api/card           {"certificate"} (base64 DER: the card's
+//                                   authentication certificate)
 //   POST /enroll/api/transport      {} -> {"certificate","ca_certificate"}
 //                                   (base64 DER; no session needed)
 //   POST /enroll/api/key            {"path":"upload","algorithm",

@@ -204,6 +204,35 @@ expect_rc 0 "path B signs through the service (openssl cms -verify)" -- \
   openssl cms -verify -binary -inform DER -in "$WORK/doc.txt.p7s" -content "$WORK/doc.txt" \
     -CAfile "$WORK/root.pem" -purpose any -out /dev/null
 
+# ---- Through the JSON API alone: a card as the second factor, path A ----
+issue_code jiro 1
+api() {  # api CALL BODY: the HTTP status; the answer in $WORK/api.json
+  curl -s -o "$WORK/api.json" -w '%{http_code}' --cacert "$WORK/root.pem" -H "Authorization: Bearer $SESSION" \
+    -H 'Content-Type: application/json' -d "$2" "$ORIGIN/enroll/api/$1"
+}
+jget() { node -e "const o=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')); console.log(o[process.argv[2]] ?? '')" "$WORK/api.json" "$1"; }
+[ "$(redeem "$CODE")" = 200 ] && ok "the API redeems a code" || not_ok "api redeem: $(cat "$WORK/redeem.json")"
+SESSION=$(node -e "console.log(JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')).session)" "$WORK/redeem.json")
+[ "$(api receipt '{}')" = 409 ] && jget error_description | grep -q "at step 'pin'" \
+  && ok "a step out of order is refused, naming the step (409)" || not_ok "order: $(cat "$WORK/api.json")"
+[ "$(api pin '{"pin":"246810"}')" = 200 ] && [ "$(jget step)" = factor ] && ok "… PIN set" || not_ok "pin: $(cat "$WORK/api.json")"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/card.key" \
+  -subj "/CN=JIRO CARD" -days 30 -outform DER -out "$WORK/card.der" 2>/dev/null
+[ "$(api card '{"certificate":"bm90IGEgY2VydA=="}')" = 400 ] && ok "a card certificate that does not parse is refused" \
+  || not_ok "bad card: $(cat "$WORK/api.json")"
+[ "$(api card "{\"certificate\":\"$(base64 -w0 "$WORK/card.der")\"}")" = 200 ] && [ "$(jget step)" = key ] \
+  && ok "… a card's authentication certificate registered as the second factor" || not_ok "card: $(cat "$WORK/api.json")"
+[ "$(api key '{"path":"deliver","algorithm":"ec-p256"}')" = 400 ] && ok "… delivery is not offered through the API" \
+  || not_ok "deliver via api: $(cat "$WORK/api.json")"
+[ "$(api key '{"path":"hsm","algorithm":"ec-p384"}')" = 200 ] && [ "$(jget step)" = receipt ] \
+  && ok "… key made in the HSM (P-384)" || not_ok "key: $(cat "$WORK/api.json")"
+[ "$(api receipt '{}')" = 200 ] && [ "$(jget step)" = done ] && ok "… receipt confirmed" || not_ok "receipt: $(cat "$WORK/api.json")"
+jget certificate | base64 -d | openssl x509 -inform DER -out "$WORK/jiro.pem" 2>/dev/null
+expect_rc 0 "… and its certificate verifies" -- openssl verify -CAfile "$WORK/root.pem" "$WORK/jiro.pem"
+[ "$(api status '{}')" = 200 ] && [ "$(jget step)" = done ] && ok "the session still answers status" || not_ok "status"
+SESSION=not-a-session
+[ "$(api status '{}')" = 404 ] && ok "an unknown session is refused (404)" || not_ok "bad session: $(cat "$WORK/api.json")"
+
 # ---- Bad codes: each refused, changing nothing, and logged ----
 issue_code hana
 ID_H=${CODE%%.*}
