@@ -70,6 +70,7 @@ expect_rc 0 "backup create while the service signs under load" -- \
   "$INKAN" backup create --out "$WORK/b1.inkan-backup"
 AT_BACKUP=$(wc -l < "$WORK/load.codes")
 SIZE=$(echo "$OUT" | sed -n 's/.*at size \([0-9]*\),.*/\1/p')
+ROOT=$(echo "$OUT" | sed -n 's/.*, root \([0-9a-f]\{64\}\)$/\1/p')
 wait "$LOAD"
 [ "$AT_BACKUP" -lt "$N" ] && ok "… the backup was taken mid-load ($AT_BACKUP of $N signatures done)" \
   || not_ok "the load finished before the backup ($AT_BACKUP)"
@@ -142,6 +143,26 @@ expect_rc 0 "… unless the operator says every newer copy is lost (--allow-olde
   "$INKAN" backup restore "$WORK/b0.inkan-backup" --data "$WORK/r0" --hsm-dir "$D/hsm" --allow-older
 "$INKAN" audit show --data "$WORK/r0" --count 1000000 | tail -1 | grep -q "\"newer_backup_seen_at\":$SIZE" \
   && ok "… which the restored log records" || not_ok "no newer_backup_seen_at"
+
+# The HSM's record of the newest backup, seen with pkcs11-tool; replaced by
+# one naming another history of the log at the same size, restore refuses.
+LOGID=$(sed -n 's/^log_id = //p' "$D/inkan.conf")
+p11() { SOFTHSM2_CONF="$D/hsm/softhsm2.conf" pkcs11-tool --module "$SOFTHSM_LIB" --token-label inkan \
+          --login --pin "$(cat "$D/hsm/user.pin")" "$@" >/dev/null 2>&1; }
+SOFTHSM2_CONF="$D/hsm/softhsm2.conf" pkcs11-tool --module "$SOFTHSM_LIB" --token-label inkan --login \
+  --pin "$(cat "$D/hsm/user.pin")" --read-object --type data --label "inkan-backup-witness:$LOGID" 2>/dev/null \
+  | grep -qx "$SIZE $ROOT" && ok "the HSM records the newest backup's size and root (pkcs11-tool)" \
+  || not_ok "no witness record for $LOGID at $SIZE $ROOT"
+printf '%s %064d' "$SIZE" 7 > "$WORK/forged-witness"
+p11 --delete-object --type data --label "inkan-backup-witness:$LOGID"
+p11 --write-object "$WORK/forged-witness" --type data --label "inkan-backup-witness:$LOGID" --private
+expect_rc 7 "a backup of another history of the log than the HSM saw is refused" -- \
+  "$INKAN" backup restore "$B1" --data "$WORK/r1" --hsm-dir "$D/hsm"
+expect_out "differs from the one the HSM has seen" "… as a different history"
+[ ! -e "$WORK/r1" ] && ! ls -a "$WORK" | grep -q "inkan-restore" && ok "… leaving nothing behind" || not_ok "r1 exists"
+printf '%s %s' "$SIZE" "$ROOT" > "$WORK/witness"
+p11 --delete-object --type data --label "inkan-backup-witness:$LOGID"
+p11 --write-object "$WORK/witness" --type data --label "inkan-backup-witness:$LOGID" --private
 
 # The restore itself, into an empty directory, with the same HSM.
 mkdir "$WORK/restored"
