@@ -409,7 +409,6 @@ absl::StatusOr<IssuedSecret> AuthorizationService::IssueCode(
   if (key != nullptr) {
     ActiveSad active;
     active.key = std::move(key);
-    active.bound = g.hashes;
     active.remaining = std::move(bound);
     active.uses_left = request.num_signatures;
     active.expires = g.expires;
@@ -726,7 +725,6 @@ absl::StatusOr<IssuedSecret> AuthorizationService::AuthorizeCredential(
       }));
   ActiveSad active;
   active.key = std::move(key);
-  active.bound = g.hashes;
   active.remaining = std::move(bound);
   active.uses_left = num_signatures;
   active.expires = g.expires;
@@ -738,6 +736,21 @@ absl::StatusOr<IssuedSecret> AuthorizationService::AuthorizeCredential(
   DropExpiredLocked();
   sads_[g.id] = std::move(active);
   return IssuedSecret{secret.first, g.expires};
+}
+
+absl::StatusOr<crypto::KeyAlgorithm> AuthorizationService::SadKeyAlgorithm(
+    const Caller& caller, absl::string_view credential_id,
+    absl::string_view sad) {
+  std::string id = GrantId(sad);
+  absl::MutexLock lock(&mu_);
+  auto it = sads_.find(id);
+  if (it == sads_.end()) return absl::InvalidArgumentError("invalid SAD");
+  const ActiveSad& s = it->second;
+  if (clock_.Now() >= s.expires || s.user_id != caller.user_id ||
+      s.client_id != caller.client_id || s.credential_id != credential_id) {
+    return absl::InvalidArgumentError("invalid SAD");
+  }
+  return s.key->algorithm();
 }
 
 absl::StatusOr<std::vector<std::string>> AuthorizationService::SignHashes(
@@ -753,7 +766,6 @@ absl::StatusOr<std::vector<std::string>> AuthorizationService::SignHashes(
   // never both use one hash.
   std::shared_ptr<hsm::ActiveKey> key;
   int64_t uses_left = 0;
-  std::string remaining;
   {
     absl::MutexLock lock(&mu_);
     auto it = sads_.find(id);
@@ -783,12 +795,10 @@ absl::StatusOr<std::vector<std::string>> AuthorizationService::SignHashes(
     for (const auto& h : hashes) s.remaining.erase(h);
     s.uses_left -= static_cast<int64_t>(hashes.size());
     uses_left = s.uses_left;
-    // The grant keeps the authorized set; what is left is counted, and each
-    // hash signed is on the log.
-    remaining = s.bound;
     key = s.key;
   }
   std::vector<std::string> signatures;
+  signatures.reserve(hashes.size());
   absl::Status st;
   for (const auto& h : hashes) {
     auto sig = key->Sign(scheme, h);
@@ -800,8 +810,10 @@ absl::StatusOr<std::vector<std::string>> AuthorizationService::SignHashes(
   }
   if (st.ok()) {
     st = CommitGrouped([&](storage::Transaction& tx) -> absl::Status {
-      RETURN_IF_ERROR(tx.UpdateGrant(id, uses_left, remaining,
-                                     /*revoked=*/uses_left == 0));
+      // The grant keeps the authorized set (written once, at issue); what
+      // is left is counted, and each hash signed is on the log.
+      RETURN_IF_ERROR(
+          tx.LowerGrantUses(id, uses_left, /*revoke=*/uses_left == 0));
       // One entry per request, naming every hash it signed.
       std::vector<std::string> hex;
       hex.reserve(hashes.size());

@@ -154,6 +154,16 @@ class AuthorizationService {
   absl::StatusOr<std::string> NewCardChallenge(const Caller& caller,
                                                absl::string_view credential_id);
 
+  // The key algorithm of an active SAD that is bound to this caller (user
+  // and client) and this credential: what signatures/signHash needs to
+  // resolve signAlgo without reading the credential back (a SAD is only
+  // issued for the caller's own credential, and credentials never change
+  // owner). InvalidArgument "invalid SAD" for an unknown, expired or foreign
+  // one: the caller then takes the slow path, whose errors are exact.
+  absl::StatusOr<crypto::KeyAlgorithm> SadKeyAlgorithm(
+      const Caller& caller, absl::string_view credential_id,
+      absl::string_view sad);
+
   // Signs each of `hashes` with the SAD's key. FailedPrecondition with
   // "SAD expired" for an expired one; InvalidArgument "invalid SAD" for an
   // unknown, used-up or foreign one (another user, client or credential);
@@ -233,7 +243,6 @@ class AuthorizationService {
     // or expires meanwhile.
     std::shared_ptr<hsm::ActiveKey> key;
     std::set<std::string> remaining;  // raw digests
-    std::string bound;  // the authorized set, canonical (the grant's hashes)
     int64_t uses_left = 0;
     absl::Time expires;
     int64_t user_id = 0;

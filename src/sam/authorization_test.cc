@@ -152,6 +152,67 @@ TEST_F(AuthorizationTest, ASadServesOnlyItsUserClientAndCredential) {
   EXPECT_TRUE(Sign("erin", sad->secret, {H("a")}).ok());
 }
 
+TEST_F(AuthorizationTest, SadKeyAlgorithmOnlyForItsCallerAndCredential) {
+  auto sad = Authorize("erin", {H("a"), H("b")});
+  ASSERT_TRUE(sad.ok());
+  auto alg =
+      auth_->SadKeyAlgorithm(caller_["erin"], cred_["erin"], sad->secret);
+  ASSERT_TRUE(alg.ok()) << alg.status();
+  EXPECT_EQ(*alg, crypto::KeyAlgorithm::kEcP256);
+  // Another user, another client, another credential, an unknown SAD: no
+  // answer (the handler then reads the credential and reports exactly).
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      auth_->SadKeyAlgorithm(caller_["frank"], cred_["erin"], sad->secret)
+          .status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      auth_->SadKeyAlgorithm(caller_["frank"], cred_["frank"], sad->secret)
+          .status()));
+  Caller other = caller_["erin"];
+  other.client_id = "another-app";
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      auth_->SadKeyAlgorithm(other, cred_["erin"], sad->secret).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      auth_->SadKeyAlgorithm(caller_["erin"], cred_["frank"], sad->secret)
+          .status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      auth_->SadKeyAlgorithm(caller_["erin"], cred_["erin"], "nope").status()));
+  // Expired.
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      auth_->SadKeyAlgorithm(caller_["erin"], cred_["erin"], sad->secret)
+          .status()));
+}
+
+TEST_F(AuthorizationTest, SigningCountsDownTheGrantAndKeepsItsHashes) {
+  auto sad = Authorize("erin", {H("a"), H("b"), H("c")});
+  ASSERT_TRUE(sad.ok());
+  auto grant = [&] {
+    storage::GrantRecord g;
+    EXPECT_TRUE(store_
+                    ->Transact(storage::TxMode::kReadOnly,
+                               [&](storage::Transaction& tx) {
+                                 g = *tx.GetGrant(
+                                     HexEncode(crypto::Sha256(sad->secret)));
+                                 return absl::OkStatus();
+                               })
+                    .ok());
+    return g;
+  };
+  const std::string authorized = grant().hashes;
+  EXPECT_EQ(authorized, CanonicalHashes({H("a"), H("b"), H("c")}));
+  ASSERT_TRUE(Sign("erin", sad->secret, {H("b")}).ok());
+  EXPECT_EQ(grant().uses_left, 2);
+  EXPECT_EQ(grant().hashes, authorized);
+  EXPECT_FALSE(grant().revoked);
+  // A refused request changes nothing.
+  EXPECT_FALSE(Sign("erin", sad->secret, {H("b")}).ok());
+  EXPECT_EQ(grant().uses_left, 2);
+  ASSERT_TRUE(Sign("erin", sad->secret, {H("a"), H("c")}).ok());
+  EXPECT_EQ(grant().uses_left, 0);
+  EXPECT_EQ(grant().hashes, authorized);
+  EXPECT_TRUE(grant().revoked);
+}
+
 TEST_F(AuthorizationTest, ASadExpires) {
   auto sad = Authorize("erin", {H("a")});
   ASSERT_TRUE(sad.ok());

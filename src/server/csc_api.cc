@@ -481,10 +481,16 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     std::string sad = parsed->sad.value_or("");
     if (sad.empty() && caller->scope == "credential") sad = Bearer(req);
     if (sad.empty()) return Error(csc::InvalidSad());
-    auto cred = auth_.GetCredential(*caller, parsed->credential_id);
-    if (!cred.ok()) return Error(csc::InvalidCredentialId());
-    auto alg = crypto::ParseKeyAlgorithm(cred->algorithm);
-    if (!alg.ok()) return Error(csc::ServerError());
+    // An active SAD bound to this caller and credential says the credential
+    // is the caller's and what its key is: no database read. Anything else
+    // takes the credential from the store, for the exact error.
+    auto alg = auth_.SadKeyAlgorithm(*caller, parsed->credential_id, sad);
+    if (!alg.ok()) {
+      auto cred = auth_.GetCredential(*caller, parsed->credential_id);
+      if (!cred.ok()) return Error(csc::InvalidCredentialId());
+      alg = crypto::ParseKeyAlgorithm(cred->algorithm);
+      if (!alg.ok()) return Error(csc::ServerError());
+    }
     auto scheme = csc::ResolveSignAlgo(*parsed, *alg);
     if (!scheme.ok()) return Error(csc::FromStatus(scheme.status()));
     for (const auto& h : parsed->hashes) {
@@ -494,8 +500,8 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
             "hash algorithm"));
       }
     }
-    auto sigs =
-        auth_.SignHashes(*caller, cred->id, sad, parsed->hashes, *scheme, ctx);
+    auto sigs = auth_.SignHashes(*caller, parsed->credential_id, sad,
+                                 parsed->hashes, *scheme, ctx);
     if (!sigs.ok()) {
       const absl::Status& st = sigs.status();
       if (absl::IsFailedPrecondition(st)) return Error(csc::SadExpired());

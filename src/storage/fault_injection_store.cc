@@ -189,6 +189,11 @@ class FaultInjectionTransaction : public Transaction {
     if (absl::Status s = CountWrite(); !s.ok()) return s;
     return base_.UpdateGrant(id, uses_left, hashes, revoked);
   }
+  absl::Status LowerGrantUses(absl::string_view id, int64_t uses_left,
+                              bool revoke) override {
+    if (absl::Status s = CountWrite(); !s.ok()) return s;
+    return base_.LowerGrantUses(id, uses_left, revoke);
+  }
   absl::StatusOr<int64_t> RevokeGrantsWithParent(
       absl::string_view parent) override {
     if (absl::Status s = CountWrite(); !s.ok()) return s;

@@ -565,6 +565,23 @@ class MemoryTransaction : public Transaction {
     return absl::OkStatus();
   }
 
+  absl::Status LowerGrantUses(absl::string_view id, int64_t uses_left,
+                              bool revoke) override {
+    RETURN_IF_ERROR(CheckWritable("LowerGrantUses"));
+    auto it = state_.grants.find(id);
+    if (it == state_.grants.end()) return GrantNotFound(id);
+    GrantRecord& grant = it->second;
+    undo_.push_back([this, id = grant.id, old_uses = grant.uses_left,
+                     was_revoked = grant.revoked] {
+      GrantRecord& g = state_.grants.at(id);
+      g.uses_left = old_uses;
+      g.revoked = was_revoked;
+    });
+    grant.uses_left = std::min(grant.uses_left, uses_left);
+    grant.revoked = grant.revoked || revoke;
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<int64_t> RevokeGrantsWithParent(
       absl::string_view parent) override {
     RETURN_IF_ERROR(CheckWritable("RevokeGrantsWithParent"));

@@ -1136,6 +1136,22 @@ class SqliteTransaction : public Transaction {
     return absl::OkStatus();
   }
 
+  absl::Status LowerGrantUses(absl::string_view id, int64_t uses_left,
+                              bool revoke) override {
+    RETURN_IF_ERROR(CheckWritable("LowerGrantUses"));
+    ASSIGN_OR_RETURN(auto stmt,
+                     Prepare("UPDATE grants SET uses_left = MIN(uses_left, ?), "
+                             "revoked = MAX(revoked, ?) WHERE id = ?"));
+    RETURN_IF_ERROR(stmt->BindInt64(1, uses_left));
+    RETURN_IF_ERROR(stmt->BindInt64(2, revoke ? 1 : 0));
+    RETURN_IF_ERROR(stmt->BindText(3, id));
+    RETURN_IF_ERROR(StepDone(*stmt, absl::StrCat("update grant ", id)));
+    if (sqlite3_changes(conn_.db()) == 0) {
+      return absl::NotFoundError(absl::StrCat("no grant with id ", id));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<int64_t> RevokeGrantsWithParent(
       absl::string_view parent) override {
     RETURN_IF_ERROR(CheckWritable("RevokeGrantsWithParent"));

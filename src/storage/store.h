@@ -267,6 +267,13 @@ class Transaction {
   // a token). NotFound for an unknown id.
   virtual absl::Status UpdateGrant(absl::string_view id, int64_t uses_left,
                                    absl::string_view hashes, bool revoked) = 0;
+  // Consuming a SAD: lowers uses_left to `uses_left` (never raises it) and
+  // sets revoked if `revoke` (never clears it), leaving the hashes as they
+  // are (a SAD's authorized set can be 1000 hashes: a signature need not
+  // rewrite it). Monotonic, so commits of concurrent requests may land in
+  // any order. NotFound for an unknown id.
+  virtual absl::Status LowerGrantUses(absl::string_view id, int64_t uses_left,
+                                      bool revoke) = 0;
   // Revokes every grant whose parent is `parent` (its direct children only);
   // returns how many changed (ones revoked before do not count).
   // InvalidArgument if `parent` is empty: that would name every grant that

@@ -1840,6 +1840,67 @@ TEST_P(StoreContractTest, MissingGrantIsNotFound) {
               IsOk());
 }
 
+TEST_P(StoreContractTest, LowerGrantUsesKeepsTheHashes) {
+  int64_t alice = 0;
+  GrantRecord sad;
+  ASSERT_THAT(Write([&](Transaction& tx) -> absl::Status {
+                ASSIGN_OR_RETURN(alice, tx.InsertUser(User("alice")));
+                sad = Grant("5ad", alice, "sad");
+                sad.scope = "credential";
+                sad.credential_id = "cred1";
+                sad.hashes = "aaaa,bbbb,cccc";
+                sad.uses_left = 3;
+                RETURN_IF_ERROR(tx.InsertGrant(sad));
+                return tx.InsertGrant(Grant("other", alice));
+              }),
+              IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.LowerGrantUses("5ad", 2, false); }),
+      IsOk());
+  GrantRecord expected = sad;
+  expected.uses_left = 2;
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("5ad"),
+                            IsOkAndHolds(GrantIs(expected)));
+                EXPECT_THAT(tx.GetGrant("other"),
+                            IsOkAndHolds(GrantIs(Grant("other", alice))));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  // A failed transaction leaves the grant as it was; an unknown grant.
+  EXPECT_THAT(Write([](Transaction& tx) -> absl::Status {
+                RETURN_IF_ERROR(tx.LowerGrantUses("5ad", 1, true));
+                return absl::AbortedError("roll back");
+              }),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(Write([](Transaction& tx) {
+                return tx.LowerGrantUses("nope", 1, false);
+              }),
+              StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("5ad"),
+                            IsOkAndHolds(GrantIs(expected)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+  // Used up; then the commit of an earlier request lands late: uses_left is
+  // never raised and revoked never cleared.
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.LowerGrantUses("5ad", 0, true); }),
+      IsOk());
+  ASSERT_THAT(
+      Write([](Transaction& tx) { return tx.LowerGrantUses("5ad", 1, false); }),
+      IsOk());
+  expected.uses_left = 0;
+  expected.revoked = true;
+  ASSERT_THAT(Read([&](Transaction& tx) -> absl::Status {
+                EXPECT_THAT(tx.GetGrant("5ad"),
+                            IsOkAndHolds(GrantIs(expected)));
+                return absl::OkStatus();
+              }),
+              IsOk());
+}
+
 TEST_P(StoreContractTest, UpdateGrantChangesOnlyItsFields) {
   int64_t alice = 0;
   GrantRecord sad;
