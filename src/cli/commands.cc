@@ -374,8 +374,10 @@ absl::Status Status(const std::string& data) {
                          latest ? latest->tree_size : 0));
         Out(absl::StrCat("pending ceremonies: ", pending.size()));
         absl::Time now = RealClock().Now();
-        ASSIGN_OR_RETURN(backup::BackupDue due, backup::LoadBackupDue(tx, now));
-        Out(backup::FormatBackupDue(due, now));
+        absl::StatusOr<backup::BackupDue> due = backup::LoadBackupDue(tx, now);
+        Out(due.ok()
+                ? backup::FormatBackupDue(*due, now)
+                : absl::StrCat("backups: UNKNOWN: ", due.status().message()));
         return absl::OkStatus();
       }));
   ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());
