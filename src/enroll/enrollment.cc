@@ -267,14 +267,16 @@ absl::Status EnrollmentService::RecordRedeem(
 absl::StatusOr<SecretBytes> EnrollmentService::Redeem(absl::string_view code,
                                                       absl::string_view peer) {
   const std::string address = Address(peer);
+  bool throttled;
   {
     absl::MutexLock lock(&mu_);
-    if (Throttled(address)) {
-      (void)RecordRedeem("", peer, "throttled");
-      return absl::ResourceExhaustedError(
-          "too many failed enrollment attempts from this address; try again "
-          "later");
-    }
+    throttled = Throttled(address);
+  }
+  if (throttled) {
+    (void)RecordRedeem("", peer, "throttled");
+    return absl::ResourceExhaustedError(
+        "too many failed enrollment attempts from this address; try again "
+        "later");
   }
   auto parsed = ParseCode(code);
   if (!parsed.ok()) {

@@ -150,8 +150,8 @@ class EnrollmentService {
 
   // Path A.
   absl::Status CreateInHsm(const SecretBytes& token, crypto::KeyAlgorithm alg);
-  // Path B: the transport key's certificate chain (transport certificate,
-  // then the CA certificate), PEM; FailedPrecondition if it is not
+  // Path B: the transport key's certificate (DER), made by the CA the first
+  // time it is asked for (and kept); FailedPrecondition if it is not
   // certified yet and the CA key is not active to certify it.
   absl::StatusOr<std::string> TransportChain();
   // Path B: `public_key_der` is the SPKI of the key inside `wrapped_blob`;
