@@ -176,6 +176,10 @@ class TamperView : public Transaction {
                            absl::string_view hashes, bool revoked) override {
     return base_.UpdateGrant(id, uses_left, hashes, revoked);
   }
+  absl::Status LowerGrantUses(absl::string_view id, int64_t uses_left,
+                              bool revoke) override {
+    return base_.LowerGrantUses(id, uses_left, revoke);
+  }
   absl::StatusOr<int64_t> RevokeGrantsWithParent(
       absl::string_view parent) override {
     return base_.RevokeGrantsWithParent(parent);
