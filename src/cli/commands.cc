@@ -311,6 +311,11 @@ absl::Status AuditVerify(const std::string& data) {
   Out(absl::StrCat("audit log intact: ", report.entries, " entries, ",
                    report.checkpoints, " signed checkpoints, log ",
                    inst->log_id()));
+  if (report.pruned > 0) {
+    Out(absl::StrCat("entries 1..", report.pruned,
+                     " were pruned after their retention period (their hashes "
+                     "remain, and the tree still verifies)"));
+  }
   return absl::OkStatus();
 }
 
@@ -813,6 +818,22 @@ absl::Status Serve(const ServeArgs& args) {
               << "/csc/v2/" << std::endl;
   }
   std::cout << "control socket " << svc->control_path() << std::endl;
+  // A missed backup is said at start (stderr; `inkan status` says it too).
+  absl::Status due_check = inst->store().Transact(
+      storage::TxMode::kReadOnly,
+      [&](storage::Transaction& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(backup::BackupDue due,
+                         backup::LoadBackupDue(tx, absl::Now()));
+        if (due.overdue) {
+          std::cerr << "inkan serve: warning: "
+                    << backup::FormatBackupDue(due, absl::Now()) << std::endl;
+        }
+        return absl::OkStatus();
+      });
+  if (!due_check.ok()) {
+    std::cerr << "inkan serve: warning: cannot read the backup schedule: "
+              << due_check.message() << std::endl;
+  }
   int sig = 0;
   sigwait(&stop, &sig);
   std::cout << "stopping (signal " << sig << ")" << std::endl;
