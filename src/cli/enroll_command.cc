@@ -272,7 +272,7 @@ absl::Status EnrollKeygen(const KeygenArgs& a) {
   RETURN_IF_ERROR(Call(*svc, "totp/confirm", otp_body, session).status());
 
   // The key: made here, wrapped for the HSM, and erased.
-  std::string wrapped, spki;
+  std::string wrapped, spki, proof;
   {
     SecretBytes pkcs8 = std::move(own_key);
     if (pkcs8.empty()) {
@@ -280,12 +280,18 @@ absl::Status EnrollKeygen(const KeygenArgs& a) {
     }
     ASSIGN_OR_RETURN(spki, crypto::PublicKeyOfPkcs8(pkcs8));
     ASSIGN_OR_RETURN(wrapped, crypto::RsaAesKeyWrap(transport_spki, pkcs8));
+    // Proof of possession for this session only.
+    ASSIGN_OR_RETURN(auto signer, crypto::NewSoftwareSigner(
+                                      pkcs8, enroll::ProofScheme(alg)));
+    ASSIGN_OR_RETURN(proof, crypto::SignMessage(
+                                *signer, enroll::UploadProofMessage(session)));
   }  // pkcs8 is wiped here; it was never written anywhere
   json::object key_body;
   key_body["path"] = "upload";
   key_body["algorithm"] = std::string(crypto::KeyAlgorithmName(alg));
   key_body["public_key"] = Base64Encode(spki);
   key_body["wrapped_key"] = Base64Encode(wrapped);
+  key_body["proof"] = Base64Encode(proof);
   ASSIGN_OR_RETURN(json::object made, Call(*svc, "key", key_body, session));
   if (!a.key_file.empty()) RETURN_IF_ERROR(EraseFile(a.key_file));
   Out(

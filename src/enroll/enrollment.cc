@@ -100,6 +100,19 @@ std::string Address(absl::string_view peer) {
 
 }  // namespace
 
+std::string UploadProofMessage(const SecretBytes& session_token) {
+  return absl::StrCat("inkan-enroll-upload-v1\n",
+                      HexEncode(crypto::Sha256(session_token.RevealString())));
+}
+
+crypto::SignatureScheme ProofScheme(crypto::KeyAlgorithm alg) {
+  crypto::SignatureScheme scheme{alg, crypto::HashAlgorithm::kSha256};
+  if (alg == crypto::KeyAlgorithm::kEcP384) {
+    scheme.hash = crypto::HashAlgorithm::kSha384;
+  }
+  return scheme;
+}
+
 absl::string_view StepName(Step step) {
   switch (step) {
     case Step::kPin:
@@ -539,22 +552,43 @@ absl::StatusOr<std::string> EnrollmentService::TransportChain() {
 absl::Status EnrollmentService::ImportKey(const SecretBytes& token,
                                           crypto::KeyAlgorithm alg,
                                           absl::string_view public_key_der,
-                                          absl::string_view wrapped_blob) {
+                                          absl::string_view wrapped_blob,
+                                          absl::string_view proof) {
   return WithSession(token, {Step::kKey}, [&](Session& s) -> absl::Status {
-    auto wrapped = keys_.ImportUserKey(alg, SecretBytes(wrapped_blob));
-    if (!wrapped.ok()) {
+    auto refuse = [&](absl::string_view reason) {
       (void)Log(Event{"enroll.key_import",
                       {{"enrollment", s.enrollment_id},
                        {"result", "refused"},
-                       {"reason", std::string(wrapped.status().message())}}});
-      return wrapped.status();
+                       {"reason", std::string(reason)}}});
+      return absl::InvalidArgumentError(reason);
+    };
+    // Proof of possession, bound to this session.
+    const crypto::SignatureScheme scheme = ProofScheme(alg);
+    auto pop = crypto::NewVerifier(public_key_der, scheme);
+    if (!pop.ok() ||
+        !crypto::VerifyMessage(**pop, scheme, UploadProofMessage(token), proof)
+             .ok()) {
+      return refuse(
+          "the upload's proof does not verify: it must be signed by the "
+          "uploaded key for this enrollment session");
+    }
+    std::optional<std::string> holder;
+    RETURN_IF_ERROR(store_.Transact(
+        storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+          ASSIGN_OR_RETURN(holder,
+                           tx.GetMeta(sam::PublicKeyIndexKey(public_key_der)));
+          return absl::OkStatus();
+        }));
+    if (holder) {
+      return refuse("this public key already belongs to a credential");
+    }
+    auto wrapped = keys_.ImportUserKey(alg, SecretBytes(wrapped_blob));
+    if (!wrapped.ok()) {
+      if (!absl::IsInvalidArgument(wrapped.status())) return wrapped.status();
+      return refuse(wrapped.status().message());
     }
     // The key must be the one the public key names: it signs a fresh
     // challenge inside the HSM, checked here.
-    crypto::SignatureScheme scheme{alg, crypto::HashAlgorithm::kSha256};
-    if (alg == crypto::KeyAlgorithm::kEcP384) {
-      scheme.hash = crypto::HashAlgorithm::kSha384;
-    }
     ASSIGN_OR_RETURN(std::string challenge, RandomBytes(64));
     std::string digest = crypto::Digest(scheme.hash, challenge);
     ASSIGN_OR_RETURN(std::unique_ptr<hsm::ActiveKey> active,
@@ -563,11 +597,7 @@ absl::Status EnrollmentService::ImportKey(const SecretBytes& token,
     active.reset();
     auto verifier = crypto::NewVerifier(public_key_der, scheme);
     if (!verifier.ok() || !(*verifier)->VerifyDigest(digest, sig).ok()) {
-      (void)Log(Event{"enroll.key_import",
-                      {{"enrollment", s.enrollment_id},
-                       {"result", "refused"},
-                       {"reason", "the key does not match its public key"}}});
-      return absl::InvalidArgumentError(
+      return refuse(
           "the uploaded key does not match the public key sent with it");
     }
     hsm::WrappedKey key{std::string(public_key_der), *std::move(wrapped)};

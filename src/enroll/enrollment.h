@@ -48,6 +48,7 @@
 #include "common/clock.h"
 #include "common/secret_bytes.h"
 #include "crypto/algorithm.h"
+#include "crypto/signer.h"
 #include "hsm/key_store.h"
 #include "sam/credential_service.h"
 #include "storage/store.h"
@@ -154,12 +155,17 @@ class EnrollmentService {
   // time it is asked for (and kept); FailedPrecondition if it is not
   // certified yet and the CA key is not active to certify it.
   absl::StatusOr<std::string> TransportChain();
-  // Path B: `public_key_der` is the SPKI of the key inside `wrapped_blob`;
-  // the key is opened in the HSM and must sign a fresh challenge that
-  // verifies under it (InvalidArgument otherwise).
+  // Path B: `public_key_der` is the SPKI of the key inside `wrapped_blob`.
+  // `proof` is the key's signature over UploadProofMessage(token): made by
+  // whoever holds the private key, for this session only, so a captured
+  // upload cannot be replayed into another enrollment. The key is then opened
+  // in the HSM and must sign a fresh challenge that verifies under the public
+  // key. A public key that another credential already has is refused.
+  // InvalidArgument for any of these failures.
   absl::Status ImportKey(const SecretBytes& token, crypto::KeyAlgorithm alg,
                          absl::string_view public_key_der,
-                         absl::string_view wrapped_blob);
+                         absl::string_view wrapped_blob,
+                         absl::string_view proof);
   // Path C: makes the key and the PKCS#12 (kept for one download).
   absl::Status PrepareDelivery(const SecretBytes& token,
                                crypto::KeyAlgorithm alg,
@@ -220,6 +226,13 @@ class EnrollmentService {
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::deque<absl::Time>> failures_ ABSL_GUARDED_BY(mu_);
 };
+
+// What a path B client signs with the key it uploads: binds the upload to
+// the session (token) it is made in.
+std::string UploadProofMessage(const SecretBytes& session_token);
+// The signature scheme of that proof (and of the HSM-side check) for `alg`:
+// SHA-384 for P-384, SHA-256 otherwise; RSA with PKCS#1 v1.5.
+crypto::SignatureScheme ProofScheme(crypto::KeyAlgorithm alg);
 
 // The code's MAC input and parsing, exposed for tests.
 struct ParsedCode {

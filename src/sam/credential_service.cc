@@ -515,6 +515,10 @@ absl::StatusOr<std::string> CredentialService::AddUserHeldCredential(
   return StoreCredential(owner, alg, key, Origin::kUserHeld, Factors{}, ctx);
 }
 
+std::string PublicKeyIndexKey(absl::string_view public_key_der) {
+  return absl::StrCat("pubkey.", HexEncode(crypto::Sha256(public_key_der)));
+}
+
 static std::string UserHeldKey(absl::string_view credential_id) {
   return absl::StrCat("credential.", credential_id, ".custody");
 }
@@ -550,6 +554,14 @@ absl::StatusOr<std::string> CredentialService::StoreCredential(
   RETURN_IF_ERROR(audit::RunAudited(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         RETURN_IF_ERROR(tx.InsertCredential(cred));
+        // Which credential holds this public key (one key, one credential).
+        const std::string index = PublicKeyIndexKey(cred.public_key);
+        ASSIGN_OR_RETURN(std::optional<std::string> holder, tx.GetMeta(index));
+        if (holder) {
+          return absl::AlreadyExistsError(
+              "this public key already belongs to a credential");
+        }
+        RETURN_IF_ERROR(tx.PutMeta(index, id));
         RETURN_IF_ERROR(log_.Append(
             tx, Event{origin_event,
                       {{"actor", ctx.actor},

@@ -69,6 +69,10 @@ absl::Status UnlockCredential(storage::Transaction& tx,
 absl::Status UnlockUserPin(storage::Transaction& tx, const audit::AuditLog& log,
                            absl::string_view user, absl::string_view actor);
 
+// The meta key recording which credential holds a public key: a key belongs
+// to one credential only (CreateCredential and the imports refuse a second).
+std::string PublicKeyIndexKey(absl::string_view public_key_der);
+
 // Who asked, for the audit log ("cli", "api:<client>", ...).
 struct Context {
   std::string actor = "cli";

@@ -627,9 +627,12 @@ api::HttpResponse EnrollApi::JsonApi(const api::HttpRequest& req,
     } else if (*path == "upload") {
       auto pub = B64(o, "public_key");
       auto wrapped = B64(o, "wrapped_key");
+      auto proof = B64(o, "proof");
       st = !pub.ok()       ? pub.status()
            : !wrapped.ok() ? wrapped.status()
-                           : service_.ImportKey(token, *alg, *pub, *wrapped);
+           : !proof.ok()
+               ? proof.status()
+               : service_.ImportKey(token, *alg, *pub, *wrapped, *proof);
     } else {
       st = absl::InvalidArgumentError(
           "path is \"hsm\" or \"upload\" here (delivery is on the page)");

@@ -222,6 +222,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W
   || not_ok "bad card: $(cat "$WORK/api.json")"
 [ "$(api card "{\"certificate\":\"$(base64 -w0 "$WORK/card.der")\"}")" = 200 ] && [ "$(jget step)" = key ] \
   && ok "… a card's authentication certificate registered as the second factor" || not_ok "card: $(cat "$WORK/api.json")"
+# gina's captured upload, replayed into this session: her key must not become
+# jiro's (the proof is bound to her session).
+[ "$(api key "$UPLOAD")" = 400 ] && jget error_description | grep -q "proof does not verify" \
+  && ok "a captured path-B upload replayed into another enrollment is refused" \
+  || not_ok "replay: $(cat "$WORK/api.json")"
 [ "$(api key '{"path":"deliver","algorithm":"ec-p256"}')" = 400 ] && ok "… delivery is not offered through the API" \
   || not_ok "deliver via api: $(cat "$WORK/api.json")"
 [ "$(api key '{"path":"hsm","algorithm":"ec-p384"}')" = 200 ] && [ "$(jget step)" = receipt ] \
