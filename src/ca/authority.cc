@@ -21,6 +21,7 @@
 #include "common/encoding.h"
 #include "common/status_macros.h"
 #include "crypto/digest.h"
+#include "storage/credential_meta.h"
 
 namespace inkan::ca {
 namespace {
@@ -86,6 +87,7 @@ absl::StatusOr<std::string> SaveProfile(
   profile.hsm_key_policy_oid = Get(p, "hsm_policy", base.hsm_key_policy_oid);
   profile.provisional_key_policy_oid =
       Get(p, "provisional_policy", base.provisional_key_policy_oid);
+  profile.user_key_policy_oid = Get(p, "user_policy", base.user_key_policy_oid);
   RETURN_IF_ERROR(CheckProfile(profile));
   return audit::CanonicalObject(std::vector<Field>{
       {"ee_days", int64_t{ee_days}},
@@ -93,7 +95,8 @@ absl::StatusOr<std::string> SaveProfile(
       {"crl_url", profile.crl_url},
       {"ca_issuers_url", profile.ca_issuers_url},
       {"hsm_policy", profile.hsm_key_policy_oid},
-      {"provisional_policy", profile.provisional_key_policy_oid}});
+      {"provisional_policy", profile.provisional_key_policy_oid},
+      {"user_policy", profile.user_key_policy_oid}});
 }
 
 absl::StatusOr<CertProfile> LoadProfile(storage::Transaction& tx) {
@@ -116,6 +119,7 @@ absl::StatusOr<CertProfile> LoadProfile(storage::Transaction& tx) {
     if (f.key == "ca_issuers_url") p.ca_issuers_url = *s;
     if (f.key == "hsm_policy") p.hsm_key_policy_oid = *s;
     if (f.key == "provisional_policy") p.provisional_key_policy_oid = *s;
+    if (f.key == "user_policy") p.user_key_policy_oid = *s;
   }
   RETURN_IF_ERROR(CheckProfile(p));
   return p;
@@ -1284,6 +1288,17 @@ absl::StatusOr<storage::CertificateRecord> Authority::IssueForCredential(
       store_, log_, [&](storage::Transaction& tx) -> absl::Status {
         ASSIGN_OR_RETURN(storage::CredentialRecord cred,
                          tx.GetCredential(credential_id));
+        ASSIGN_OR_RETURN(
+            std::optional<std::string> awaiting,
+            tx.GetMeta(storage::CredentialAwaitingReceiptKey(cred.id)));
+        if (awaiting && !awaiting->empty()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "credential ", cred.id, " waits for its owner's receipt (",
+              "enrollment ", *awaiting,
+              "): no certificate before it is confirmed"));
+        }
+        ASSIGN_OR_RETURN(std::optional<std::string> custody,
+                         tx.GetMeta(storage::CredentialCustodyKey(cred.id)));
         ASSIGN_OR_RETURN(storage::UserRecord user,
                          tx.GetUserById(cred.user_id));
         ASSIGN_OR_RETURN(std::string ca_der, LoadCaCert(tx));
@@ -1296,10 +1311,11 @@ absl::StatusOr<storage::CertificateRecord> Authority::IssueForCredential(
         Validity v =
             ClampToCa(ca_der, {now - absl::Minutes(1),
                                now - absl::Minutes(1) + profile.max_validity});
-        IssueRequest req{name, cred.public_key, v.not_before, v.not_after,
-                         cred.backend == "software"
-                             ? KeyProtection::kProvisionalSoftware
-                             : KeyProtection::kHsm};
+        IssueRequest req{
+            name, cred.public_key, v.not_before, v.not_after,
+            custody && *custody == "user" ? KeyProtection::kUserHeld
+            : cred.backend == "software"  ? KeyProtection::kProvisionalSoftware
+                                          : KeyProtection::kHsm};
         ASSIGN_OR_RETURN(
             IssuedCertificate issued,
             IssueCertificate(profile, req, CaContext{ca_der, *signer_}));

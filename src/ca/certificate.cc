@@ -543,6 +543,9 @@ absl::Status CheckProfile(const CertProfile& p) {
   RETURN_IF_ERROR(internal::ParseOid("profile: provisional_key_policy_oid",
                                      p.provisional_key_policy_oid)
                       .status());
+  RETURN_IF_ERROR(
+      internal::ParseOid("profile: user_key_policy_oid", p.user_key_policy_oid)
+          .status());
   RETURN_IF_ERROR(CheckUrl("profile: ocsp_url", p.ocsp_url));
   RETURN_IF_ERROR(CheckUrl("profile: ca_issuers_url", p.ca_issuers_url));
   RETURN_IF_ERROR(CheckUrl("profile: crl_url", p.crl_url));
@@ -649,6 +652,8 @@ absl::StatusOr<IssuedCertificate> IssueCertificate(const CertProfile& profile,
       std::string policies,
       CertificatePolicies(request.key_protection == KeyProtection::kHsm
                               ? profile.hsm_key_policy_oid
+                          : request.key_protection == KeyProtection::kUserHeld
+                              ? profile.user_key_policy_oid
                               : profile.provisional_key_policy_oid));
   parts.extensions = {ku, bc, ski, aki, policies};
   RETURN_IF_ERROR(AppendProfileUrls(profile, parts.extensions));

@@ -39,6 +39,8 @@ inline constexpr absl::string_view kPlaceholderHsmKeyPolicyOid =
     "1.3.6.1.4.1.99999.1.1";
 inline constexpr absl::string_view kPlaceholderProvisionalKeyPolicyOid =
     "1.3.6.1.4.1.99999.1.2";
+inline constexpr absl::string_view kPlaceholderUserKeyPolicyOid =
+    "1.3.6.1.4.1.99999.1.3";
 
 struct Validity {
   absl::Time not_before;
@@ -59,10 +61,12 @@ struct CertProfile {
   // The longest validity a certificate of this profile may have.
   absl::Duration max_validity = absl::Hours(24 * 365);
   // certificatePolicies: one OID for keys held in the HSM, one for keys on
-  // the provisional software backend (R2), dotted decimal.
+  // the provisional software backend (R2), one for keys delivered to their
+  // owners and not held by the provider (R11), dotted decimal.
   std::string hsm_key_policy_oid = std::string(kPlaceholderHsmKeyPolicyOid);
   std::string provisional_key_policy_oid =
       std::string(kPlaceholderProvisionalKeyPolicyOid);
+  std::string user_key_policy_oid = std::string(kPlaceholderUserKeyPolicyOid);
   // authorityInfoAccess (OCSP, caIssuers) and cRLDistributionPoints. http://
   // or https:// URLs; an empty one leaves its entry (or extension) out.
   std::string ocsp_url;
@@ -74,7 +78,7 @@ struct CertProfile {
 // http(s) URLs, a positive validity).
 absl::Status CheckProfile(const CertProfile& profile);
 
-enum class KeyProtection { kHsm, kProvisionalSoftware };
+enum class KeyProtection { kHsm, kProvisionalSoftware, kUserHeld };
 
 struct IssueRequest {
   Name subject;

@@ -16,6 +16,7 @@
 #include "crypto/signer.h"
 #include "sam/authorization.h"
 #include "sam/totp.h"
+#include "storage/credential_meta.h"
 
 namespace inkan::enroll {
 namespace {
@@ -499,20 +500,32 @@ absl::Status EnrollmentService::RegisterCard(
 absl::Status EnrollmentService::FinishKey(Session& s,
                                           const std::string& credential_id,
                                           absl::string_view path,
-                                          crypto::KeyAlgorithm alg) {
+                                          crypto::KeyAlgorithm alg, Step next) {
+  // The session moves on first: a failure below must not make a retry create
+  // a second credential (or try the wiped PIN).
   s.credential_id = credential_id;
   s.path = std::string(path);
   s.algorithm = std::string(crypto::KeyAlgorithmName(alg));
+  s.step = next;
+  s.pin = SecretBytes();  // not needed any more
+  // No certificate before the user's receipt (R9): the CA refuses while this
+  // mark is there; ConfirmReceipt removes it.
+  RETURN_IF_ERROR(audit::RunAudited(
+      store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+        RETURN_IF_ERROR(
+            tx.PutMeta(storage::CredentialAwaitingReceiptKey(credential_id),
+                       s.enrollment_id));
+        return log_.Append(tx, Event{"enroll.path",
+                                     {{"algorithm", s.algorithm},
+                                      {"credential", credential_id},
+                                      {"enrollment", s.enrollment_id},
+                                      {"path", std::string(path)},
+                                      {"user", s.user}}});
+      }));
   if (s.scal != 2) {
     RETURN_IF_ERROR(sam::SetScal(store_, log_, credential_id, s.scal, Ctx(s)));
   }
-  s.pin = SecretBytes();  // not needed any more
-  return Log(Event{"enroll.path",
-                   {{"algorithm", s.algorithm},
-                    {"credential", credential_id},
-                    {"enrollment", s.enrollment_id},
-                    {"path", std::string(path)},
-                    {"user", s.user}}});
+  return absl::OkStatus();
 }
 
 absl::Status EnrollmentService::CreateInHsm(const SecretBytes& token,
@@ -521,9 +534,7 @@ absl::Status EnrollmentService::CreateInHsm(const SecretBytes& token,
     ASSIGN_OR_RETURN(std::string id,
                      credentials_.CreateCredential(
                          s.user, alg, sam::Factors{s.pin, {}}, Ctx(s)));
-    RETURN_IF_ERROR(FinishKey(s, id, "hsm", alg));
-    s.step = Step::kReceipt;
-    return absl::OkStatus();
+    return FinishKey(s, id, "hsm", alg, Step::kReceipt);
   });
 }
 
@@ -611,9 +622,7 @@ absl::Status EnrollmentService::ImportKey(const SecretBytes& token,
                {"public_key_sha256", HexEncode(crypto::Sha256(public_key_der))},
                {"result", "ok"},
                {"format", "CKM_RSA_AES_KEY_WRAP (RSA-OAEP-SHA1 + AES-KWP)"}}}));
-    RETURN_IF_ERROR(FinishKey(s, id, "upload", alg));
-    s.step = Step::kReceipt;
-    return absl::OkStatus();
+    return FinishKey(s, id, "upload", alg, Step::kReceipt);
   });
 }
 
@@ -639,10 +648,8 @@ absl::Status EnrollmentService::PrepareDelivery(const SecretBytes& token,
     ASSIGN_OR_RETURN(std::string id,
                      credentials_.AddUserHeldCredential(
                          s.user, alg, made.public_key_der, s.pin, Ctx(s)));
-    RETURN_IF_ERROR(FinishKey(s, id, "deliver", alg));
     s.p12 = std::move(p12);
-    s.step = Step::kDownload;
-    return absl::OkStatus();
+    return FinishKey(s, id, "deliver", alg, Step::kDownload);
   });
 }
 
@@ -678,11 +685,16 @@ absl::StatusOr<SecretBytes> EnrollmentService::TakeDelivery(
 
 absl::Status EnrollmentService::ConfirmReceipt(const SecretBytes& token) {
   return WithSession(token, {Step::kReceipt}, [&](Session& s) -> absl::Status {
-    RETURN_IF_ERROR(Log(Event{"enroll.receipt",
-                              {{"credential", s.credential_id},
-                               {"enrollment", s.enrollment_id},
-                               {"path", s.path},
-                               {"user", s.user}}}));
+    RETURN_IF_ERROR(audit::RunAudited(
+        store_, log_, [&](storage::Transaction& tx) -> absl::Status {
+          RETURN_IF_ERROR(tx.PutMeta(
+              storage::CredentialAwaitingReceiptKey(s.credential_id), ""));
+          return log_.Append(tx, Event{"enroll.receipt",
+                                       {{"credential", s.credential_id},
+                                        {"enrollment", s.enrollment_id},
+                                        {"path", s.path},
+                                        {"user", s.user}}});
+        }));
     auto der = issue_(s.credential_id, Ctx(s).actor);
     if (der.ok()) {
       s.certificate = *der;

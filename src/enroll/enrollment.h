@@ -208,8 +208,11 @@ class EnrollmentService {
   bool Throttled(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void NoteFailure(const std::string& address);
   absl::Status Log(const audit::Event& event);
+  // The key exists as `credential_id`: the session moves to `next`, the
+  // credential waits for the user's receipt, and the path is logged.
   absl::Status FinishKey(Session& s, const std::string& credential_id,
-                         absl::string_view path, crypto::KeyAlgorithm alg);
+                         absl::string_view path, crypto::KeyAlgorithm alg,
+                         Step next);
 
   storage::Store& store_;
   hsm::KeyStore& keys_;

@@ -15,6 +15,7 @@
 #include "crypto/kdf.h"
 #include "crypto/signer.h"
 #include "sam/totp.h"
+#include "storage/credential_meta.h"
 
 namespace inkan::sam {
 namespace {
@@ -519,10 +520,6 @@ std::string PublicKeyIndexKey(absl::string_view public_key_der) {
   return absl::StrCat("pubkey.", HexEncode(crypto::Sha256(public_key_der)));
 }
 
-static std::string UserHeldKey(absl::string_view credential_id) {
-  return absl::StrCat("credential.", credential_id, ".custody");
-}
-
 absl::StatusOr<std::string> CredentialService::StoreCredential(
     const storage::UserRecord& owner, crypto::KeyAlgorithm alg,
     const hsm::WrappedKey& key, Origin origin, const Factors& factors,
@@ -572,7 +569,8 @@ absl::StatusOr<std::string> CredentialService::StoreCredential(
                        {"public_key_sha256",
                         HexEncode(crypto::Sha256(cred.public_key))}}}));
         if (origin == Origin::kUserHeld) {
-          RETURN_IF_ERROR(tx.PutMeta(UserHeldKey(id), "user"));
+          RETURN_IF_ERROR(
+              tx.PutMeta(storage::CredentialCustodyKey(id), "user"));
         } else {
           RETURN_IF_ERROR(log_.Append(
               tx, Event{"key.seal",

@@ -79,6 +79,8 @@ CRED_A=$(field "$OUT" credential)
 ERIN=$(secret_hex "$(field "$OUT" otpauth)")
 expect_rc 0 "path A ends with a certificate openssl verify accepts" -- \
   openssl verify -CAfile "$WORK/root.pem" "$WORK/a/cert.pem"
+openssl x509 -in "$WORK/a/cert.pem" -noout -text | grep -q "1.3.6.1.4.1.99999.1.1" \
+  && ok "… with the key-in-the-HSM policy" || not_ok "policy A"
 echo "Enrolled and signing, 2026-11-26" > "$WORK/doc.txt"
 printf '246810\n246810\n%s\n' "$(totp "$ERIN" 1)" | "$INKAN" sign "$WORK/doc.txt" \
   --service "$BASE" --credential "$CRED_A" --user erin --cacert "$WORK/root.pem" > "$WORK/sign.out" 2>&1
@@ -106,6 +108,10 @@ expect_rc 0 "path C ends with a certificate openssl verify accepts" -- \
   openssl verify -CAfile "$WORK/root.pem" "$WORK/c/cert.pem"
 [ "$(openssl pkey -in "$WORK/c/key.pem" -pubout)" = "$(openssl x509 -in "$WORK/c/cert.pem" -pubkey -noout)" ] \
   && ok "… for the delivered key" || not_ok "the certificate is not for the delivered key"
+openssl x509 -in "$WORK/c/cert.pem" -noout -text | grep -q "1.3.6.1.4.1.99999.1.3" \
+  && ! openssl x509 -in "$WORK/c/cert.pem" -noout -text | grep -q "1.3.6.1.4.1.99999.1.1" \
+  && ok "… whose policy says the key is held by its owner, not in the HSM" \
+  || not_ok "policy: $(openssl x509 -in "$WORK/c/cert.pem" -noout -text | grep -A2 Policies)"
 # No copy of the key remains: not on the token, not in the data directory.
 KEY_HEX=$(openssl pkey -in "$WORK/c/key.pem" -outform DER | xxd -p | tr -d '\n')
 SCALAR=$(openssl pkey -in "$WORK/c/key.pem" -text -noout | sed -n '/^priv:/,/^pub:/p' | grep -v '^priv:\|^pub:' | tr -d ' :\n')
@@ -231,6 +237,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W
   || not_ok "deliver via api: $(cat "$WORK/api.json")"
 [ "$(api key '{"path":"hsm","algorithm":"ec-p384"}')" = 200 ] && [ "$(jget step)" = receipt ] \
   && ok "… key made in the HSM (P-384)" || not_ok "key: $(cat "$WORK/api.json")"
+CRED_J=$(jget credential)
+expect_rc 7 "no certificate before the user's receipt, not even by an operator" -- \
+  "$INKAN" cert issue --credential "$CRED_J"
+expect_out "waits for its owner's receipt" "… and it says so"
 [ "$(api receipt '{}')" = 200 ] && [ "$(jget step)" = done ] && ok "… receipt confirmed" || not_ok "receipt: $(cat "$WORK/api.json")"
 jget certificate | base64 -d | openssl x509 -inform DER -out "$WORK/jiro.pem" 2>/dev/null
 expect_rc 0 "… and its certificate verifies" -- openssl verify -CAfile "$WORK/root.pem" "$WORK/jiro.pem"
