@@ -63,8 +63,15 @@ absl::Status EraseFile(const std::string& path) {
   struct stat st;
   if (::fstat(fd, &st) == 0) {
     std::string zeros(static_cast<size_t>(st.st_size), '\0');
-    ssize_t w = ::write(fd, zeros.data(), zeros.size());
-    (void)w;
+    size_t done = 0;
+    while (done < zeros.size()) {
+      ssize_t w = ::write(fd, zeros.data() + done, zeros.size() - done);
+      if (w <= 0) {
+        ::close(fd);
+        return absl::InternalError(absl::StrCat("cannot overwrite ", path));
+      }
+      done += static_cast<size_t>(w);
+    }
     ::fsync(fd);
   }
   ::close(fd);
@@ -213,11 +220,24 @@ absl::Status EnrollRelease(const std::string& data, const std::string& id,
 }
 
 absl::Status EnrollKeygen(const KeygenArgs& a) {
-  size_t hash = a.url.find("/enroll#");
-  if (!absl::StartsWith(a.url, "https://") || hash == std::string::npos) {
+  // The service from --url; the code from the prompt (or, discouraged, from
+  // the URL's fragment: a command line is visible to other local users).
+  std::string base = a.url;
+  SecretBytes code;
+  if (size_t h = base.find('#'); h != std::string::npos) {
+    code = SecretBytes(absl::string_view(base).substr(h + 1));
+    CleanseMemory(base.data() + h, base.size() - h);
+    base.resize(h);
+    std::cerr << "inkan: note: the code was on the command line, where other "
+                 "users of this computer can see it; next time give only "
+                 "the service's address and paste the code when asked\n";
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (absl::EndsWith(base, "/enroll")) base.resize(base.size() - 7);
+  if (!absl::StartsWith(base, "https://")) {
     return absl::InvalidArgumentError(
-        "--url is the one-time URL from your letter: "
-        "https://host/enroll#CODE");
+        "--url is the service's address from your letter, "
+        "https://host[:port] (the code is asked for)");
   }
   ASSIGN_OR_RETURN(crypto::KeyAlgorithm alg, crypto::ParseKeyAlgorithm(a.alg));
   trace_path = a.trace_file;
@@ -228,13 +248,17 @@ absl::Status EnrollKeygen(const KeygenArgs& a) {
     ASSIGN_OR_RETURN(own_key, crypto::PrivateKeyPemToPkcs8(pem.RevealString()));
     RETURN_IF_ERROR(crypto::ParseSoftwarePrivateKey(own_key, alg).status());
   }
-  SecretBytes code(a.url.substr(hash + 8));
+  if (code.empty()) {
+    ASSIGN_OR_RETURN(SecretBytes typed,
+                     ReadPin("one-time URL or code from your letter: ", false));
+    absl::string_view t = typed.RevealString();
+    size_t h = t.find('#');
+    code = SecretBytes(h == absl::string_view::npos ? t : t.substr(h + 1));
+  }
   ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(a.cacert));
   ASSIGN_OR_RETURN(std::string ca_der, crypto::CertificateToDer(ca_pem));
-  ASSIGN_OR_RETURN(
-      auto svc,
-      client::CscClient::Connect(
-          absl::StrCat(a.url.substr(0, hash), "/enroll/api"), a.cacert));
+  ASSIGN_OR_RETURN(auto svc, client::CscClient::Connect(
+                                 absl::StrCat(base, "/enroll/api"), a.cacert));
 
   // The transport key first: nothing is redeemed if it cannot be trusted.
   ASSIGN_OR_RETURN(json::object transport,
@@ -293,7 +317,14 @@ absl::Status EnrollKeygen(const KeygenArgs& a) {
   key_body["wrapped_key"] = Base64Encode(wrapped);
   key_body["proof"] = Base64Encode(proof);
   ASSIGN_OR_RETURN(json::object made, Call(*svc, "key", key_body, session));
-  if (!a.key_file.empty()) RETURN_IF_ERROR(EraseFile(a.key_file));
+  if (!a.key_file.empty()) {
+    // The key is in the HSM now: a failed erase is said, not fatal, so the
+    // enrollment still reaches its receipt.
+    if (absl::Status erased = EraseFile(a.key_file); !erased.ok()) {
+      std::cerr << "inkan: warning: could not erase " << a.key_file << " ("
+                << erased.message() << "): delete it yourself\n";
+    }
+  }
   Out(
       absl::StrCat("key sent wrapped and opened in the HSM; the local copy is "
                    "erased. credential ",

@@ -22,7 +22,7 @@ absl::Status EnrollRelease(const std::string& data, const std::string& id,
                            const std::string& base_url);
 
 struct KeygenArgs {
-  std::string url;     // https://host[:port]/enroll#CODE
+  std::string url;     // https://host[:port]; the code is asked for
   std::string cacert;  // inkan's CA certificate (PEM): trusts the service
                        // and checks the transport key's certificate
   std::string alg = "ec-p256";

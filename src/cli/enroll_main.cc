@@ -53,7 +53,9 @@ void AddEnrollCommands(CLI::App& app, std::string& data,
       "enroll from this computer: make the key here and send it wrapped for "
       "the provider's HSM (path B)");
   kg->add_option("--url", keygen.url,
-                 "the one-time URL, https://host/enroll#CODE")
+                 "the service's address from your letter, https://host[:port] "
+                 "(the one-time code is asked for, so that it stays off the "
+                 "command line)")
       ->required();
   kg->add_option("--cacert", keygen.cacert,
                  "the provider's CA certificate (PEM), from your letter")

@@ -144,21 +144,23 @@ cp "$WORK/gina.key" "$WORK/gina.copy"   # what the test keeps to look for
 # bundle holds inkan's root too) but the transport key does not.
 openssl req -new -x509 -key "$K/alice.key" -subj /CN=other -days 1 -out "$WORK/other-ca.pem" 2>/dev/null
 cat "$WORK/other-ca.pem" "$WORK/root.pem" > "$WORK/mixed.pem"
+echo "$URL" > "$WORK/url.txt"
 expect_rc 6 "keygen refuses a transport key not certified by the CA it was given" -- \
-  "$INKAN" enroll keygen --url "$URL" --cacert "$WORK/mixed.pem" --key "$WORK/gina.key" --yes
+  sh -c '"$0" enroll keygen --url "$1" --cacert "$2" --key "$3" --yes < "$4"' \
+  "$INKAN" "$ORIGIN" "$WORK/mixed.pem" "$WORK/gina.key" "$WORK/url.txt"
 expect_out "not certified by the CA you gave" "… and says so"
 STATE=$(sqlite3 "$D/inkan.db" "SELECT value FROM meta WHERE key='enroll.${CODE%%.*}'")
 [ -f "$WORK/gina.key" ] && echo "$STATE" | grep -q '"state":"issued"' \
   && ok "… before redeeming anything; the key file stays" || not_ok "keygen with another CA: $STATE"
-# keygen asks for the PIN (once when not on a terminal), prints the
-# authenticator's URI, then asks for its first code: answered through two
-# pipes, line by line.
+# keygen asks for the one-time URL (kept off its command line) and the PIN
+# (once when not on a terminal), prints the authenticator's URI, then asks
+# for its first code: answered through two pipes, line by line.
 mkfifo "$WORK/kin" "$WORK/kpipe"
-"$INKAN" enroll keygen --url "$URL" --cacert "$WORK/root.pem" --key "$WORK/gina.key" --yes \
+"$INKAN" enroll keygen --url "$ORIGIN" --cacert "$WORK/root.pem" --key "$WORK/gina.key" --yes \
   --trace "$WORK/wire.log" < "$WORK/kin" > "$WORK/kpipe" 2>&1 &
 KPID=$!
 exec 4> "$WORK/kin" 5< "$WORK/kpipe"
-printf '246810\n' >&4
+printf '%s\n246810\n' "$URL" >&4
 : > "$WORK/kout"
 while IFS= read -r LINE <&5; do
   echo "$LINE" >> "$WORK/kout"
