@@ -1,5 +1,9 @@
 #include "enroll/enrollment.h"
 
+#include <arpa/inet.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -92,11 +96,25 @@ absl::StatusOr<absl::Duration> ParseValidFor(absl::string_view text) {
   return d;
 }
 
+// What failures are counted by: an IPv4 address, or an IPv6 /64 (one
+// subscriber usually has a whole /64). `peer` is "1.2.3.4:port" or
+// "[v6]:port".
 std::string Address(absl::string_view peer) {
-  // "1.2.3.4:port" or "[::1]:port": the address without the port.
   size_t colon = peer.rfind(':');
-  if (colon == absl::string_view::npos) return std::string(peer);
-  return std::string(peer.substr(0, colon));
+  std::string host(colon == absl::string_view::npos ? peer
+                                                    : peer.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned char v6[16];
+  if (inet_pton(AF_INET6, host.c_str(), v6) == 1) {
+    std::fill(v6 + 8, v6 + 16, 0);
+    char text[INET6_ADDRSTRLEN];
+    if (inet_ntop(AF_INET6, v6, text, sizeof(text)) != nullptr) {
+      return absl::StrCat(text, "/64");
+    }
+  }
+  return host;
 }
 
 }  // namespace
@@ -245,13 +263,20 @@ void RegisterOperations(ceremony::Ceremonies& ceremonies, storage::Store& store,
 // ---- Redemption ----
 
 bool EnrollmentService::Throttled(const std::string& address) {
-  auto it = failures_.find(address);
-  if (it == failures_.end()) return false;
+  // Forget every address whose failures are all older than the window.
   absl::Time cutoff = clock_.Now() - options_.peer_window;
-  while (!it->second.empty() && it->second.front() < cutoff) {
-    it->second.pop_front();
+  for (auto it = failures_.begin(); it != failures_.end();) {
+    while (!it->second.empty() && it->second.front() < cutoff) {
+      it->second.pop_front();
+    }
+    it = it->second.empty() ? failures_.erase(it) : std::next(it);
   }
-  return static_cast<int>(it->second.size()) >= options_.max_peer_failures;
+  for (auto it = throttle_logged_.begin(); it != throttle_logged_.end();) {
+    it = it->second < cutoff ? throttle_logged_.erase(it) : std::next(it);
+  }
+  auto it = failures_.find(address);
+  return it != failures_.end() &&
+         static_cast<int>(it->second.size()) >= options_.max_peer_failures;
 }
 
 void EnrollmentService::NoteFailure(const std::string& address) {
@@ -281,13 +306,22 @@ absl::Status EnrollmentService::RecordRedeem(
 absl::StatusOr<SecretBytes> EnrollmentService::Redeem(absl::string_view code,
                                                       absl::string_view peer) {
   const std::string address = Address(peer);
-  bool throttled;
+  bool throttled, log_it = false;
   {
     absl::MutexLock lock(&mu_);
     throttled = Throttled(address);
+    // One log entry per throttled address per window, not one per attempt:
+    // a guesser must not be able to flood the log (and every writer).
+    if (throttled) {
+      absl::Time& logged = throttle_logged_[address];
+      if (logged < clock_.Now() - options_.peer_window) {
+        logged = clock_.Now();
+        log_it = true;
+      }
+    }
   }
   if (throttled) {
-    (void)RecordRedeem("", peer, "throttled");
+    if (log_it) (void)RecordRedeem("", peer, "throttled");
     return absl::ResourceExhaustedError(
         "too many failed enrollment attempts from this address; try again "
         "later");
@@ -538,26 +572,58 @@ absl::Status EnrollmentService::CreateInHsm(const SecretBytes& token,
   });
 }
 
-absl::StatusOr<std::string> EnrollmentService::TransportChain() {
+namespace {
+
+// True if `leaf_der` is signed by the key of `ca_der` and valid for at least
+// `margin` more.
+bool StillGood(const std::string& leaf_der, absl::string_view ca_der,
+               absl::Duration margin) {
+  const unsigned char* p =
+      reinterpret_cast<const unsigned char*>(leaf_der.data());
+  std::unique_ptr<X509, decltype(&X509_free)> leaf(
+      d2i_X509(nullptr, &p, static_cast<long>(leaf_der.size())), X509_free);
+  p = reinterpret_cast<const unsigned char*>(ca_der.data());
+  std::unique_ptr<X509, decltype(&X509_free)> ca(
+      d2i_X509(nullptr, &p, static_cast<long>(ca_der.size())), X509_free);
+  if (leaf == nullptr || ca == nullptr) return false;
+  EVP_PKEY* ca_key = X509_get0_pubkey(ca.get());
+  if (ca_key == nullptr || X509_verify(leaf.get(), ca_key) != 1) return false;
+  time_t limit = absl::ToTimeT(absl::Now() + margin);
+  return X509_cmp_time(X509_get0_notAfter(leaf.get()), &limit) > 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EnrollmentService::TransportCertificate(
+    absl::string_view ca_der) {
   ASSIGN_OR_RETURN(std::string spki, keys_.EnrollTransportKey());
-  std::string spki_hash = HexEncode(crypto::Sha256(spki));
+  const std::string meta_key =
+      absl::StrCat("enroll.transport.", HexEncode(crypto::Sha256(spki)));
   std::optional<std::string> stored;
   RETURN_IF_ERROR(store_.Transact(
       storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
-        ASSIGN_OR_RETURN(stored, tx.GetMeta("enroll.transport." + spki_hash));
+        ASSIGN_OR_RETURN(stored, tx.GetMeta(meta_key));
         return absl::OkStatus();
       }));
   std::string der;
   if (stored) {
     ASSIGN_OR_RETURN(der, Base64Decode(*stored));
-  } else {
-    ASSIGN_OR_RETURN(der, certify_(spki));
-    RETURN_IF_ERROR(store_.Transact(
-        storage::TxMode::kReadWrite, [&](storage::Transaction& tx) {
-          return tx.PutMeta("enroll.transport." + spki_hash, Base64Encode(der));
-        }));
   }
-  return der;
+  // Renewed a month before its end, or when the CA is no longer the one that
+  // signed it; while the CA key is not active, a still valid one is kept.
+  if (!der.empty() && StillGood(der, ca_der, absl::Hours(24 * 30))) return der;
+  auto fresh = certify_(spki);
+  if (!fresh.ok()) {
+    if (!der.empty() && StillGood(der, ca_der, absl::ZeroDuration())) {
+      return der;
+    }
+    return fresh.status();
+  }
+  RETURN_IF_ERROR(store_.Transact(
+      storage::TxMode::kReadWrite, [&](storage::Transaction& tx) {
+        return tx.PutMeta(meta_key, Base64Encode(*fresh));
+      }));
+  return *fresh;
 }
 
 absl::Status EnrollmentService::ImportKey(const SecretBytes& token,

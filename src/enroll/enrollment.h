@@ -11,8 +11,9 @@
 //    fragment (https://host/enroll#CODE), so it never reaches a server log.
 // 2. Redeem. A code works once: the first attempt that names a live code
 //    with the right secret burns it, whatever happens next. Wrong secrets
-//    count per code (5 burn it); failures count per client address (10 in
-//    15 minutes throttle that address). Every attempt is logged.
+//    count per code (5 burn it); failures count per client address (an IPv4
+//    address or an IPv6 /64; 10 in 15 minutes throttle it). Every attempt is
+//    logged, but a throttled address once per window.
 // 3. The redeemed session (30 minutes, in this process's memory) then sets
 //    the user's PIN (the user is created), a possession factor (a TOTP
 //    authenticator, confirmed with a first code, or a card's authentication
@@ -152,9 +153,10 @@ class EnrollmentService {
   // Path A.
   absl::Status CreateInHsm(const SecretBytes& token, crypto::KeyAlgorithm alg);
   // Path B: the transport key's certificate (DER), made by the CA the first
-  // time it is asked for (and kept); FailedPrecondition if it is not
-  // certified yet and the CA key is not active to certify it.
-  absl::StatusOr<std::string> TransportChain();
+  // time it is asked for and kept; made again a month before it ends or when
+  // it does not verify under `ca_der` (the CA's certificate now).
+  // FailedPrecondition when a new one is needed and the CA key is not active.
+  absl::StatusOr<std::string> TransportCertificate(absl::string_view ca_der);
   // Path B: `public_key_der` is the SPKI of the key inside `wrapped_blob`.
   // `proof` is the key's signature over UploadProofMessage(token): made by
   // whoever holds the private key, for this session only, so a captured
@@ -228,6 +230,8 @@ class EnrollmentService {
   std::map<std::string, std::shared_ptr<SessionBox>> sessions_
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::deque<absl::Time>> failures_ ABSL_GUARDED_BY(mu_);
+  // When a throttled address was last logged (once per window).
+  std::map<std::string, absl::Time> throttle_logged_ ABSL_GUARDED_BY(mu_);
 };
 
 // What a path B client signs with the key it uploads: binds the upload to

@@ -200,7 +200,20 @@ TEST_F(EnrollmentTest, WrongSecretsBurnTheCodeAndGuessersAreThrottled) {
   }
   EXPECT_TRUE(absl::IsResourceExhausted(
       service_->Redeem(*other, "198.51.100.7:3").status()));
+  EXPECT_TRUE(absl::IsResourceExhausted(
+      service_->Redeem(*other, "198.51.100.7:5").status()));
+  // Logged once per window, not once per attempt.
   EXPECT_EQ(Count("enroll.redeem", "\"result\":\"throttled\""), 1);
+  // IPv6 failures count per /64.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(
+        service_->Redeem("junk", absl::StrCat("[2001:db8:1:2::", i, "]:9"))
+            .ok());
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(
+      service_->Redeem(*other, "[2001:db8:1:2:ffff::1]:9").status()));
+  EXPECT_FALSE(absl::IsResourceExhausted(
+      service_->Redeem("junk", "[2001:db8:1:3::1]:9").status()));
   // Another address is not throttled, and the window passes.
   clock_.Advance(absl::Minutes(16));
   EXPECT_TRUE(service_->Redeem(*other, "198.51.100.7:4").ok());

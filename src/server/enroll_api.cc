@@ -174,7 +174,7 @@ api::HttpResponse EnrollApi::Handle(const api::HttpRequest& req) {
     return StepPage(req, "", 200);
   }
   if (path == "/enroll/step" && req.method == "POST") return StepAnswer(req);
-  if (path == "/enroll/key.p12" && req.method == "GET") return Download(req);
+  if (path == "/enroll/key.p12" && req.method == "POST") return Download(req);
   if (path == "/enroll/certificate.pem" && req.method == "GET") {
     return Certificate(req);
   }
@@ -199,13 +199,14 @@ api::HttpResponse EnrollApi::Landing(const api::HttpRequest& req) {
       "type=\"submit\" id=\"start\">",
       t.T("Start", "開始"), "</button></form>");
   // The code is in the fragment, which browsers never send: the script moves
-  // it into the form, removes it from the address bar and history, and
-  // submits.
+  // it into the form and removes it from the address bar and history. It
+  // does not submit: a link scanner that runs scripts must not burn the code;
+  // the person presses Start.
   std::string script =
       "(function(){var h=location.hash.slice(1);if(!h)return;"
       "history.replaceState(null,'',location.pathname+location.search);"
       "document.getElementById('code').value=decodeURIComponent(h);"
-      "document.getElementById('redeem').submit();})();";
+      "document.getElementById('start').focus();})();";
   return PageResponse(200, t, t.T("Enrollment", "利用登録"), body, script);
 }
 
@@ -357,10 +358,10 @@ api::HttpResponse EnrollApi::StepPage(const api::HttpRequest& req,
               "safe.",
               "このファイルは一度だけダウンロードできます。ファイルとパスワード"
               "を大切に保管してください。"),
-          "</p><p><a id=\"download\" href=\"/enroll/key.p12\" "
-          "download=\"inkan-key.p12\">",
+          "</p><form method=\"post\" action=\"/enroll/key.p12\">",
+          Hidden("csrf", v.csrf), "<button type=\"submit\" id=\"download\">",
           t.T("Download inkan-key.p12", "inkan-key.p12 をダウンロード"),
-          "</a></p><p>",
+          "</button></form><p>",
           t.T("Then reload this page.",
               "その後、このページを再読み込みしてく"
               "ださい。"),
@@ -490,6 +491,14 @@ api::HttpResponse EnrollApi::StepAnswer(const api::HttpRequest& req) {
 api::HttpResponse EnrollApi::Download(const api::HttpRequest& req) {
   Texts t = TextsFor(req);
   SecretBytes token(CookieValue(req, kCookie));
+  // A POST with the form's CSRF token: a page elsewhere cannot make the
+  // browser spend the one download.
+  absl::Status csrf = service_.CheckCsrf(token, ParseForm(req.body)["csrf"]);
+  if (!csrf.ok()) {
+    return MessagePage(HttpStatusFor(csrf), t,
+                       t.T("Request refused", "要求を拒否しました"),
+                       std::string(csrf.message()));
+  }
   auto p12 = service_.TakeDelivery(token);
   if (!p12.ok()) {
     return MessagePage(HttpStatusFor(p12.status()), t,
@@ -581,10 +590,10 @@ api::HttpResponse EnrollApi::JsonApi(const api::HttpRequest& req,
                               {"step", std::string(StepName(view->step))}});
   }
   if (method == "transport") {
-    auto chain = service_.TransportChain();
-    if (!chain.ok()) return JsonError(chain.status());
     auto ca = ca_cert_();
     if (!ca.ok()) return JsonError(ca.status());
+    auto chain = service_.TransportCertificate(*ca);
+    if (!chain.ok()) return JsonError(chain.status());
     return JsonResponse(200, {{"certificate", Base64Encode(*chain)},
                               {"ca_certificate", Base64Encode(*ca)}});
   }

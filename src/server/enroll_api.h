@@ -4,15 +4,17 @@
 // Pages (server-rendered, Japanese or English, the consent page's
 // conventions: one nonce'd <style> and <script>, strict CSP, no outside
 // loads, every outside text escaped):
-//   GET  /enroll            reads the code from the URL fragment (script),
-//                           removes it from the address bar and posts it;
-//                           without script, a field to paste it
+//   GET  /enroll            reads the code from the URL fragment into the
+//                           form (script) and removes it from the address
+//                           bar; the person presses Start (no auto-submit:
+//                           link scanners must not burn codes); without
+//                           script, a field to paste it
 //   POST /enroll/redeem     form: code. Sets the session cookie
 //                           (__Host-inkan_enroll, HttpOnly, Secure,
 //                           SameSite=Strict) and redirects to /enroll/step
 //   GET  /enroll/step       the current step's page
 //   POST /enroll/step       form: csrf, action and the step's fields
-//   GET  /enroll/key.p12    path C: the PKCS#12, once
+//   POST /enroll/key.p12    path C: the PKCS#12, once (form: csrf)
 //   GET  /enroll/certificate.pem  the issued certificate, at the end
 // JSON (Authorization: Bearer <session> after redeem; errors are
 // {"error","error_description"} with 400/401/403/404/409/429/500):

@@ -48,7 +48,8 @@ const browser = await chromium.launch({
          '--disable-sync', `--lang=${lang}`],
 });
 const out = { steps: [], csp: '', url_after_redeem: '', otpauth: '', qr: false,
-              credential: '', texts: [] };
+              credential: '', texts: [], landing_url: '', code_filled: false,
+              second_download_status: 0 };
 let current = null;
 const step = async (page) => {
   const s = await page.locator('#step').innerText();
@@ -65,9 +66,11 @@ try {
   current = page;
   const first = await page.goto(url);
   out.csp = first.headers()['content-security-policy'] || '';
-  // The landing page's script posts the code from the fragment and the
-  // service redirects to the first step.
-  await page.waitForURL(/\/enroll\/step$/);
+  // The landing page's script puts the code from the fragment into the form
+  // (and off the address bar); the person presses Start.
+  out.landing_url = page.url();
+  out.code_filled = (await page.inputValue('#code')).length > 0;
+  await Promise.all([page.waitForURL(/\/enroll\/step$/), page.click('#start')]);
   out.url_after_redeem = page.url();
   if (await step(page) !== 'pin') throw new Error('not at the PIN step');
   await page.fill('#pin', pin);
@@ -92,12 +95,18 @@ try {
     await page.click('#make');
     await page.waitForSelector('#download');
     await step(page);
+    const csrf = await page.inputValue('input[name=csrf]');
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.click('#download'),
     ]);
     await download.saveAs(`${outdir}/key.p12`);
-    await page.reload();
+    // The file is handed out once: the same session asking again, with its
+    // cookie and CSRF token, gets nothing.
+    const again = await context.request.post(
+      new URL('/enroll/key.p12', page.url()).toString(), { form: { csrf } });
+    out.second_download_status = again.status();
+    await page.goto(new URL('/enroll/step', page.url()).toString());
   } else {
     await page.check('#path-hsm');
     await page.click('#make');

@@ -69,8 +69,11 @@ field() { node -e "const o=JSON.parse(process.argv[1]); const v=o[process.argv[2
 STEPS=$(field "$OUT" steps)
 [ "$STEPS" = "pin,factor,totp-confirm,key,receipt,done" ] \
   && ok "path A walks PIN, TOTP, key, receipt, done in the browser" || not_ok "steps: $OUT"
+[ "$(field "$OUT" landing_url)" = "$ORIGIN/enroll" ] && [ "$(field "$OUT" code_filled)" = true ] \
+  && ok "… the landing page takes the code off the address bar into its form, and waits for Start" \
+  || not_ok "landing: $OUT"
 [ "$(field "$OUT" url_after_redeem)" = "$ORIGIN/enroll/step" ] \
-  && ok "… the code left the address bar (fragment removed, never in a URL sent)" || not_ok "url: $OUT"
+  && ok "… the code never travels in a URL" || not_ok "url: $OUT"
 CSP=$(field "$OUT" csp)
 [[ "$CSP" == *"default-src 'none'"* && "$CSP" == *"script-src 'nonce-"* && "$CSP" == *"frame-ancestors 'none'"* ]] \
   && ok "… the pages carry a strict CSP" || not_ok "csp: $CSP"
@@ -133,8 +136,9 @@ printf '246810\n246810\n%s\n' "$(totp "$FRANK" 1)" | "$INKAN" sign "$WORK/doc.tx
 RC=$?
 [ "$RC" != 0 ] && grep -q "held by its user" "$WORK/signc.out" \
   && ok "inkan cannot sign with the user-held credential" || not_ok "user-held sign rc $RC: $(cat "$WORK/signc.out")"
-(cd "$WORK/c" && curl -s -o again.p12 -w '%{http_code}' --cacert "$WORK/root.pem" "$ORIGIN/enroll/key.p12") > "$WORK/c/code"
-[ "$(cat "$WORK/c/code")" != 200 ] && ok "the key file is not served again" || not_ok "served again"
+[ "$(field "$BOUT" second_download_status)" = 409 ] \
+  && ok "the key file is handed out once (the same session asking again gets 409)" \
+  || not_ok "second download: $(field "$BOUT" second_download_status)"
 
 # ---- Path B with inkan enroll keygen: a user-made key, sent wrapped ----
 issue_code gina 1
@@ -249,6 +253,22 @@ expect_rc 0 "… and its certificate verifies" -- openssl verify -CAfile "$WORK/
 [ "$(api status '{}')" = 200 ] && [ "$(jget step)" = done ] && ok "the session still answers status" || not_ok "status"
 SESSION=not-a-session
 [ "$(api status '{}')" = 404 ] && ok "an unknown session is refused (404)" || not_ok "bad session: $(cat "$WORK/api.json")"
+
+# ---- The pages' session cookie and CSRF token ----
+issue_code kenji 1
+curl -s -D "$WORK/h" -o /dev/null -c "$WORK/jar" --cacert "$WORK/root.pem" \
+  --data-urlencode "code=$CODE" "$ORIGIN/enroll/redeem"
+COOKIE=$(grep -i '^set-cookie:' "$WORK/h")
+[[ "$COOKIE" == *"__Host-inkan_enroll="* && "$COOKIE" == *"HttpOnly"* && "$COOKIE" == *"Secure"* \
+   && "$COOKIE" == *"SameSite=Strict"* && "$COOKIE" == *"Path=/"* ]] \
+  && ok "the session cookie is __Host-, HttpOnly, Secure, SameSite=Strict" || not_ok "cookie: $COOKIE"
+STATUS=$(curl -s -o "$WORK/page" -w '%{http_code}' -b "$WORK/jar" --cacert "$WORK/root.pem" \
+  --data-urlencode "csrf=forged" --data-urlencode action=pin --data-urlencode pin=246810 \
+  --data-urlencode pin2=246810 "$ORIGIN/enroll/step")
+[ "$STATUS" = 403 ] && ok "a form without the session's CSRF token is refused (403)" || not_ok "csrf: $STATUS"
+STATUS=$(curl -s -o "$WORK/page" -w '%{http_code}' -b "$WORK/jar" --cacert "$WORK/root.pem" "$ORIGIN/enroll/step")
+[ "$STATUS" = 200 ] && grep -q 'id="step">pin<' "$WORK/page" && ok "… and changed nothing (still at the PIN step)" \
+  || not_ok "after forged form: $STATUS"
 
 # ---- Bad codes: each refused, changing nothing, and logged ----
 issue_code hana
