@@ -13,6 +13,7 @@
 #include "common/encoding.h"
 #include "common/random.h"
 #include "common/status_macros.h"
+#include "server/http_forms.h"
 #include "server/pages.h"
 
 namespace inkan::server {
@@ -35,20 +36,6 @@ api::HttpResponse Error(const csc::CscError& e) {
     r.headers.push_back({"WWW-Authenticate", "Bearer realm=\"inkan\""});
   }
   return r;
-}
-
-std::string Header(const api::HttpRequest& req, const std::string& name) {
-  auto it = req.headers.find(name);
-  return it == req.headers.end() ? "" : it->second;
-}
-
-// The bearer token of the Authorization header, or "".
-std::string Bearer(const api::HttpRequest& req) {
-  std::string h = Header(req, "authorization");
-  if (h.size() > 7 && absl::StartsWithIgnoreCase(h, "Bearer ")) {
-    return std::string(absl::StripAsciiWhitespace(h.substr(7)));
-  }
-  return "";
 }
 
 // The sam layer's verdict on a factor, as the CSC error a client expects.
@@ -157,50 +144,6 @@ csc::CredentialInfo DescribeCredential(Instance& inst,
   return info;
 }
 
-std::string PercentDecode(absl::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < in.size()) {
-      int v = 0;
-      if (absl::SimpleHexAtoi(in.substr(i + 1, 2), &v)) {
-        out.push_back(static_cast<char>(v));
-        i += 2;
-      } else {
-        out.push_back(c);
-      }
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> ParseForm(absl::string_view body) {
-  std::map<std::string, std::string> out;
-  for (absl::string_view pair : absl::StrSplit(body, '&', absl::SkipEmpty())) {
-    size_t eq = pair.find('=');
-    std::string k = PercentDecode(pair.substr(0, eq));
-    std::string v =
-        eq == absl::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
-    out[k] = std::move(v);
-  }
-  return out;
-}
-
-std::string CookieValue(const api::HttpRequest& req, absl::string_view name) {
-  for (absl::string_view part :
-       absl::StrSplit(Header(req, "cookie"), ';', absl::SkipEmpty())) {
-    part = absl::StripAsciiWhitespace(part);
-    if (absl::StartsWith(part, absl::StrCat(name, "="))) {
-      return std::string(part.substr(name.size() + 1));
-    }
-  }
-  return "";
-}
-
 // scheme://host[:port] of a URI, for the page's CSP form-action ("" if it
 // has none: the page then allows only this site).
 std::string OriginOf(absl::string_view uri) {
@@ -292,7 +235,7 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     if (!parsed.ok()) return Error(csc::FromStatus(parsed.status()));
     std::optional<std::string> secret = parsed->client_secret;
     std::string client_id = parsed->client_id.value_or("");
-    std::string basic = Header(req, "authorization");
+    std::string basic = HeaderValue(req, "authorization");
     if (absl::StartsWithIgnoreCase(basic, "Basic ")) {
       auto decoded = Base64Decode(absl::StripAsciiWhitespace(basic.substr(6)));
       size_t colon = decoded.ok() ? decoded->find(':') : std::string::npos;
@@ -313,7 +256,7 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
   if (op == "auth/login") {
     auto parsed = csc::ParseAuthLoginRequest(req.body);
     if (!parsed.ok()) return Error(csc::FromStatus(parsed.status()));
-    std::string h = Header(req, "authorization");
+    std::string h = HeaderValue(req, "authorization");
     if (h.size() < 7 || !absl::StartsWithIgnoreCase(h, "Basic ")) {
       return Error(csc::MalformedAuthenticationParameter());
     }
@@ -347,7 +290,7 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
   }
 
   // Everything else needs a valid access token.
-  auto caller = auth_.Authenticate(Bearer(req));
+  auto caller = auth_.Authenticate(BearerToken(req));
   if (!caller.ok()) {
     if (absl::StrContains(caller.status().message(), "expired") ||
         absl::StrContains(caller.status().message(), "revoked")) {
@@ -479,7 +422,7 @@ api::HttpResponse CscApi::Handle(const api::HttpRequest& req) {
     if (!parsed.ok()) return Error(csc::FromStatus(parsed.status()));
     // With a credential-scope token (OAuth 2.0), the token is the SAD.
     std::string sad = parsed->sad.value_or("");
-    if (sad.empty() && caller->scope == "credential") sad = Bearer(req);
+    if (sad.empty() && caller->scope == "credential") sad = BearerToken(req);
     if (sad.empty()) return Error(csc::InvalidSad());
     // An active SAD bound to this caller and credential says the credential
     // is the caller's and what its key is: no database read. Anything else
@@ -592,8 +535,9 @@ api::HttpResponse CscApi::Authorize(const api::HttpRequest& req) {
   size_t q = req.target.find('?');
   std::string query = q == std::string::npos ? "" : req.target.substr(q + 1);
   auto message = [&](int status, absl::string_view detail) {
-    MessageView v = MakeMessage(PickLang("", Header(req, "accept-language")),
-                                StandardMessage::kInvalidRequest);
+    MessageView v =
+        MakeMessage(PickLang("", HeaderValue(req, "accept-language")),
+                    StandardMessage::kInvalidRequest);
     v.text = absl::StrCat(v.text, "\n\n", detail);
     auto page = RenderMessagePage(v);
     return page.ok() ? FromPage(status, *page) : Error(csc::ServerError());
@@ -615,8 +559,9 @@ api::HttpResponse CscApi::Authorize(const api::HttpRequest& req) {
   p.state = parsed->state.value_or("");
   p.lang = parsed->lang.value_or("");
   if (p.lang.empty()) {
-    p.lang =
-        PickLang("", Header(req, "accept-language")) == Lang::kEn ? "en" : "ja";
+    p.lang = PickLang("", HeaderValue(req, "accept-language")) == Lang::kEn
+                 ? "en"
+                 : "ja";
   }
   p.description = parsed->description.value_or("");
   p.labels = parsed->document_labels;
@@ -675,7 +620,7 @@ api::HttpResponse CscApi::AuthorizeAnswer(const api::HttpRequest& req) {
     auto it = pending_.find(id);
     if (it == pending_.end()) {
       auto page = RenderMessagePage(
-          MakeMessage(PickLang("", Header(req, "accept-language")),
+          MakeMessage(PickLang("", HeaderValue(req, "accept-language")),
                       StandardMessage::kExpired));
       return page.ok() ? FromPage(400, *page) : Error(csc::ServerError());
     }
@@ -742,7 +687,7 @@ api::HttpResponse CscApi::Token(const api::HttpRequest& req) {
     return Error(csc::InvalidGrant("refresh tokens are not issued"));
   }
   std::optional<std::string> secret = parsed->client_secret;
-  std::string basic = Header(req, "authorization");
+  std::string basic = HeaderValue(req, "authorization");
   if (!secret && absl::StartsWithIgnoreCase(basic, "Basic ")) {
     auto decoded = Base64Decode(absl::StripAsciiWhitespace(basic.substr(6)));
     if (decoded.ok() && decoded->find(':') != std::string::npos) {
