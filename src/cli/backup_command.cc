@@ -28,6 +28,7 @@
 #include "common/status_macros.h"
 #include "crypto/digest.h"
 #include "crypto/pem.h"
+#include "hsm/softhsm.h"
 #include "server/instance.h"
 
 namespace inkan::cli {
@@ -331,13 +332,22 @@ absl::Status BackupRestore(const RestoreArgs& args) {
         " exists and is not an empty directory; a backup is restored "
         "only into an empty or new one"));
   }
-  // 1. The whole file, before anything is written.
+  // 1. The whole file, before anything is written. Its signature is checked
+  // here only against the key it carries; who made it is checked against the
+  // HSM (step 4) before anything in it is used.
   ASSIGN_OR_RETURN(backup::Manifest m,
                    backup::ReadBackupFile(args.file, "", ""));
   if (m.backend != "pkcs11") {
     return absl::FailedPreconditionError(
         "this backup is of the provisional software backend, whose keys are "
         "not in it; it cannot be restored");
+  }
+  for (const backup::Part& part : m.parts) {
+    if (part.name != kDb && part.name != kConf && part.name != kAuditKey) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("this backup holds a part inkan never writes (",
+                       part.name, "): refusing it"));
+    }
   }
   std::string parent = Parent(fs::absolute(target, ec).string());
   if (!fs::is_directory(parent, ec)) {
@@ -390,6 +400,41 @@ absl::Status BackupRestore(const RestoreArgs& args) {
     return absl::InvalidArgumentError(
         "the token's PIN file is not known here: give --pin-file");
   }
+  // Nothing the HSM is reached through comes from the file: a backup could
+  // be forged, and its module would run here with the token's PIN. The
+  // SoftHSM directory is --hsm-dir's, a module is --pkcs11-module's.
+  if (!old_hsm.empty() && args.hsm_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "give --hsm-dir: the SoftHSM token directory this instance used");
+  }
+  if (!old_hsm.empty()) {
+    // SoftHSM set up by inkan: this machine's SoftHSM library.
+    conf["pkcs11.module"] = args.pkcs11_module.empty()
+                                ? hsm::DefaultSoftHsmModule()
+                                : fs::absolute(args.pkcs11_module, ec).string();
+  } else if (!conf["pkcs11.module"].empty()) {
+    if (args.pkcs11_module.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "this instance used the PKCS#11 module ", conf["pkcs11.module"],
+          ": give --pkcs11-module (inkan loads no module a backup names)"));
+    }
+    conf["pkcs11.module"] = fs::absolute(args.pkcs11_module, ec).string();
+  }
+  // 4. The same HSM, before the database is opened: its audit key signed
+  // this backup.
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<hsm::KeyStore> keys,
+                     server::OpenKeys(tmp, conf));
+    ASSIGN_OR_RETURN(const crypto::Signer* signer, keys->AuditSigner());
+    if (signer->public_key_der() != m.audit_key_der) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the HSM's audit key (SHA-256 ",
+          Fingerprint(signer->public_key_der()), ") did not sign this backup (",
+          Fingerprint(m.audit_key_der),
+          "): another HSM or token, or a forged file; restore with the "
+          "instance's own HSM"));
+    }
+  }
   std::string text = absl::StrCat(
       "# inkan configuration, restored by `inkan backup restore` from a "
       "backup of ",
@@ -397,15 +442,7 @@ absl::Status BackupRestore(const RestoreArgs& args) {
   for (const auto& [k, v] : conf) absl::StrAppend(&text, k, " = ", v, "\n");
   RETURN_IF_ERROR(WriteFileAtomic(conf_path, text, 0600));
 
-  // 4. The same HSM: its audit key signed this backup.
   ASSIGN_OR_RETURN(std::unique_ptr<Instance> inst, Instance::Open(tmp));
-  ASSIGN_OR_RETURN(const crypto::Signer* signer, inst->keys().AuditSigner());
-  if (signer->public_key_der() != m.audit_key_der) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the HSM's audit key (SHA-256 ", Fingerprint(signer->public_key_der()),
-        ") did not sign this backup (", Fingerprint(m.audit_key_der),
-        "): another HSM or token; restore with the instance's own HSM"));
-  }
   // 5. Not older than what this HSM has seen backed up, and the same log.
   ASSIGN_OR_RETURN(std::optional<Witness> w,
                    ReadWitness(inst->keys(), m.log_id));

@@ -29,6 +29,9 @@ struct RestoreArgs {
   // for instances whose token lived in their data directory.
   std::string hsm_dir;
   std::string pin_file;  // overrides the token's user-PIN file
+  // The PKCS#11 module, for instances that used one (not SoftHSM set up by
+  // inkan): never taken from the backup file.
+  std::string pkcs11_module;
   // Restore even if the HSM saw a newer backup of this log (the newer ones
   // are lost or damaged): the operator's decision, on the restored log.
   bool allow_older = false;

@@ -50,6 +50,9 @@ void AddBackupCommands(CLI::App& app, std::string& data,
   rest->add_option("--pin-file", restore.pin_file,
                    "the token's user-PIN file, if it is not where the "
                    "configuration says");
+  rest->add_option("--pkcs11-module", restore.pkcs11_module,
+                   "the PKCS#11 module of the instance's HSM, if it used one "
+                   "(a backup's own setting is never loaded)");
   rest->add_flag("--allow-older", restore.allow_older,
                  "restore although the HSM saw a newer backup of this log "
                  "(every copy of it lost); recorded on the restored log");

@@ -34,6 +34,8 @@ std::string Join(const std::string& dir, absl::string_view name) {
   return absl::StrCat(dir, "/", name);
 }
 
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<hsm::KeyStore>> OpenKeys(
     const std::string& dir, const std::map<std::string, std::string>& conf) {
   auto get = [&](const std::string& k) {
@@ -59,8 +61,6 @@ absl::StatusOr<std::unique_ptr<hsm::KeyStore>> OpenKeys(
                    ReadSecretFile(Join(dir, get("pkcs11.pin_file"))));
   return hsm::OpenPkcs11KeyStore(opts);
 }
-
-}  // namespace
 
 absl::StatusOr<std::map<std::string, std::string>> ParseConf(
     absl::string_view text) {

@@ -84,6 +84,11 @@ class Instance {
 };
 
 // Parses "key = value" lines (# comments). InvalidArgument naming the line.
+// Opens the key store a configuration names (relative paths under `dir`),
+// without the database: to check an HSM before trusting anything else.
+absl::StatusOr<std::unique_ptr<hsm::KeyStore>> OpenKeys(
+    const std::string& dir, const std::map<std::string, std::string>& conf);
+
 absl::StatusOr<std::map<std::string, std::string>> ParseConf(
     absl::string_view text);
 

@@ -104,13 +104,22 @@ flip() {  # flip FILE OFFSET: a copy with that byte's lowest bit flipped
   b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
   printf "\\x$(printf '%02x' $(( b ^ 1 )))" | dd of="$1.flip" bs=1 seek="$2" conv=notrunc status=none
 }
+flip_b64() {  # flip_b64 FILE OFFSET: a copy with that base64 character
+  # replaced by another base64 character (a lowest-bit flip can make a
+  # character that is not base64 at all, which is refused for another reason)
+  cp "$1" "$1.flip"
+  local c
+  c=$(dd if="$1" bs=1 skip="$2" count=1 status=none)
+  if [ "$c" = A ]; then c=B; else c=A; fi
+  printf '%s' "$c" | dd of="$1.flip" bs=1 seek="$2" conv=notrunc status=none
+}
 B1="$WORK/b1.inkan-backup"
 LEN=$(stat -c %s "$B1")
 MAN=$(( $(grep -abo '"log_id"' "$B1" | head -1 | cut -d: -f1) + 12 ))
 DBAT=$(( $(head -c 40 "$B1" | sed -n 2p | wc -c) + 15 + $(sed -n 2p "$B1" | cut -d' ' -f2) + 5000 ))
 SIGAT=$(( LEN - 20 ))
 for pos in 3:header "$MAN":manifest "$DBAT":payload "$SIGAT":signature; do
-  flip "$B1" "${pos%%:*}"
+  if [ "${pos#*:}" = signature ]; then flip_b64 "$B1" "${pos%%:*}"; else flip "$B1" "${pos%%:*}"; fi
   OUT=$("$INKAN" backup verify "$B1.flip" 2>&1); RC=$?
   [ "$RC" -ne 0 ] && echo "$OUT" | grep -q "damaged or was changed\|not an inkan backup" \
     && ok "a flipped byte in the ${pos#*:} (offset ${pos%%:*}): verify refuses (exit $RC)" \
