@@ -315,6 +315,13 @@ absl::Status BackupVerify(const std::string& file, const std::string& data,
       pinned.empty() ? " (NOT pinned: give --data or --audit-key to check "
                        "whose key it is)"
                      : " (the pinned key)"));
+  if (pinned.empty()) {
+    // Intact against the key it carries proves nothing about who made it: a
+    // script reading only the exit code must not take this for a pass.
+    return absl::FailedPreconditionError(
+        "the file is consistent, but signed by a key nobody pinned: give "
+        "--audit-key (or --data) to check it is the instance's");
+  }
   return absl::OkStatus();
 }
 
@@ -579,6 +586,11 @@ absl::Status AuditVerifySegment(const std::string& file,
                        ? " (NOT pinned: compare it with the published key, or "
                          "give --audit-key)"
                        : " (the pinned key)"));
+  if (pinned.empty()) {
+    return absl::FailedPreconditionError(
+        "the segment is consistent, but signed by a key nobody pinned: give "
+        "--audit-key with the instance's published audit key");
+  }
   return absl::OkStatus();
 }
 

@@ -91,6 +91,9 @@ expect_out "backup intact" "… says it is intact"
 expect_out "signed checkpoints, all verified" "… having checked every checkpoint"
 expect_rc 0 "backup verify with no data dir and no HSM" -- \
   env -u INKAN_DATA "$INKAN" backup verify "$WORK/b1.inkan-backup" --audit-key "$D/audit-key.pem"
+expect_rc 7 "backup verify with no key pinned is not a pass (exit 7)" -- \
+  env -u INKAN_DATA "$INKAN" backup verify "$WORK/b1.inkan-backup"
+expect_out "NOT pinned" "… and says the key is not pinned"
 ! grep -aq "PRIVATE KEY" "$WORK/b1.inkan-backup" && grep -aq '"path":"hsm/"' "$WORK/b1.inkan-backup" \
   && grep -aq '"path":"tls/"' "$WORK/b1.inkan-backup" \
   && ok "no private key in the backup; hsm/ and tls/ listed as excluded" || not_ok "exclusions"
