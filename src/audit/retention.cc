@@ -248,6 +248,12 @@ absl::Status BlankSqliteAuditPrefix(const std::string& db_path,
   };
   if (rc != SQLITE_OK) return fail(absl::StrCat("open ", db_path));
   sqlite3_busy_timeout(db.get(), 10000);
+  // Pruned text must not linger in free pages (and so in every later
+  // backup, which copies pages).
+  if (sqlite3_exec(db.get(), "PRAGMA secure_delete = ON", nullptr, nullptr,
+                   nullptr) != SQLITE_OK) {
+    return fail("secure_delete");
+  }
   if (sqlite3_exec(db.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) !=
       SQLITE_OK) {
     return fail("begin");

@@ -326,7 +326,9 @@ absl::Status BackupVerify(const std::string& file, const std::string& data,
 }
 
 absl::Status BackupRestore(const RestoreArgs& args) {
-  const std::string& target = args.data;
+  // Without trailing slashes: the temporary directory goes beside it.
+  std::string target = args.data;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
   if (target.empty()) {
     return absl::InvalidArgumentError(
         "no data directory given (--data or INKAN_DATA)");
