@@ -216,6 +216,24 @@ class Server {
     if (out_) fclose(out_);
   }
   const std::string& base() const { return base_; }
+  // CPU time `inkan serve` has used so far (user + system, all threads), in
+  // seconds; 0 if /proc cannot say.
+  double CpuSeconds() const {
+    auto text = ReadFile(absl::StrCat("/proc/", pid_, "/stat"));
+    if (!text.ok()) return 0;
+    // Fields after the command name (which may hold spaces) in parentheses:
+    // state is field 3, utime 14 and stime 15.
+    size_t close = text->rfind(')');
+    if (close == std::string::npos) return 0;
+    std::vector<std::string> f =
+        absl::StrSplit(text->substr(close + 2), ' ', absl::SkipEmpty());
+    double utime = 0, stime = 0;
+    if (f.size() < 13 || !absl::SimpleAtod(f[11], &utime) ||
+        !absl::SimpleAtod(f[12], &stime)) {
+      return 0;
+    }
+    return (utime + stime) / sysconf(_SC_CLK_TCK);
+  }
 
  private:
   Server() = default;
@@ -486,7 +504,8 @@ absl::Status LogIn(client::CscClient& c, std::vector<User>& users) {
 struct Load {
   long requests = 0, signatures = 0, errors = 0;
   double seconds = 0;
-  bool ran_out = false;  // the pool emptied before the time was up
+  double server_cpu_s = 0;  // CPU time inkan serve used meanwhile
+  bool ran_out = false;     // the pool emptied before the time was up
   std::vector<double> latency_ms;
   std::string first_error;
 };
@@ -643,6 +662,10 @@ struct Row {
   // `info` req/s over as many connections, and the best ratio any server
   // could reach with it (see Bound).
   double info_req_s, bound;
+  // CPU time of inkan serve per request, µs, for signHash and for info:
+  // what the server itself spends, much less sensitive to the machine's
+  // other load than the rates are.
+  double srv_us, info_srv_us;
   bool ran_out;
 };
 
@@ -689,11 +712,14 @@ absl::StatusOr<Row> MeasureOne(const Options& opt, const Stack& st,
               per_call, conns, raw);
   std::fflush(stdout);
   // The HTTPS ceiling on the same connections, just before signHash.
+  double cpu0 = st.server->CpuSeconds();
   Load info = DriveInfo(clients, st.users, measure);
+  double cpu1 = st.server->CpuSeconds();
   const double info_rate = info.seconds > 0 ? info.requests / info.seconds : 0;
   std::printf("%.0f req/s; signHash … ", info_rate);
   std::fflush(stdout);
   Load m = DriveSignHash(clients, st.users, pool, per_call, measure);
+  double cpu2 = st.server->CpuSeconds();
   if (w.errors + m.errors + info.errors > 0) {
     *errors = true;
     std::fprintf(stderr, "errors (%ld signHash, %ld info): %s\n",
@@ -713,6 +739,8 @@ absl::StatusOr<Row> MeasureOne(const Options& opt, const Stack& st,
         0,
         info_rate,
         Bound(raw, info_rate, per_call),
+        m.requests > 0 ? 1e6 * (cpu2 - cpu1) / m.requests : 0,
+        info.requests > 0 ? 1e6 * (cpu1 - cpu0) / info.requests : 0,
         m.ran_out};
   r.ratio = r.raw > 0 ? r.sig_s / r.raw : 0;
   std::printf("%.0f sig/s%s\n", r.sig_s,
@@ -742,10 +770,10 @@ std::string LoadAverage() {
 void PrintTable(const Options& opt,
                 const std::map<std::pair<int, int>, std::vector<Row>>& runs) {
   const bool many = opt.repeat > 1;
-  std::printf("\n%-11s %5s %8s %8s %7s %7s %14s %7s %s%7s %10s %7s\n",
+  std::printf("\n%-11s %5s %8s %8s %7s %7s %14s %7s %s%7s %10s %7s %10s %11s\n",
               "hashes/call", "conns", "req/s", "sig/s", "p50_ms", "p99_ms",
               "rawCSign_sig/s", "ratio", many ? "  ratio_min-max " : "",
-              "target", "info_req/s", "bound");
+              "target", "info_req/s", "bound", "srv_us/req", "info_srv_us");
   std::map<int, std::vector<std::string>> verdicts;
   std::map<int, bool> met, reachable;
   for (int per_call : opt.hashes) {
@@ -770,11 +798,12 @@ void PrintTable(const Options& opt,
           many ? absl::StrFormat("  %5.1f-%5.1f%%  ", 100 * lo, 100 * hi) : "";
       std::printf(
           "%-11d %5d %8.0f %8.0f %7.2f %7.2f %14.0f %6.1f%% %s%7s %10.0f "
-          "%6.1f%%%s\n",
+          "%6.1f%% %10.0f %11.0f%s\n",
           per_call, conns, med(&Row::req_s), med(&Row::sig_s), med(&Row::p50),
           med(&Row::p99), med(&Row::raw), 100 * ratio, range.c_str(),
           t ? absl::StrCat(">=", static_cast<int>(100 * *t), "%").c_str() : "-",
-          med(&Row::info_req_s), 100 * bound,
+          med(&Row::info_req_s), 100 * bound, med(&Row::srv_us),
+          med(&Row::info_srv_us),
           short_run ? "  (short: the SAD pool ran out)" : "");
       if (t) {
         met.try_emplace(per_call, true);
@@ -801,8 +830,9 @@ void PrintTable(const Options& opt,
   std::printf(
       "(info_req/s: this server's HTTPS ceiling, `info` over the same "
       "connections, no signing and no audit; bound: the best ratio any server "
-      "could reach given it and raw C_Sign, 1 / (1 + raw / (hashes × "
-      "info)))\n");
+      "could reach given it and raw C_Sign, 1 / (1 + raw / (hashes × info)); "
+      "srv_us/req, info_srv_us: inkan serve's CPU time per signHash and per "
+      "info request)\n");
 }
 
 absl::StatusOr<std::vector<int>> ParseList(absl::string_view text) {
