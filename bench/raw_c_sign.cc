@@ -77,9 +77,10 @@ absl::StatusOr<double> RawCSignRate(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot,
                                     const SecretBytes& pin,
                                     crypto::KeyAlgorithm alg, int threads,
                                     absl::Duration duration) {
-  // Each thread makes its own session and key: made on one thread and used
-  // on others, they stopped SoftHSM from scaling past one core here (2
-  // threads: 23k instead of 34k signatures/s).
+  // Each thread makes its own session and key, the most favourable case for
+  // the token. (One measurement saw a key made on one thread and used on
+  // others scale worse, 23k instead of 34k signatures/s at 2 threads; a
+  // later one did not reproduce it: bench/README.md.)
   std::vector<absl::Status> status(threads);
   std::vector<long> counts(threads, 0);
   std::atomic<int> ready{0};
