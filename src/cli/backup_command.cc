@@ -456,6 +456,27 @@ absl::Status BackupRestore(const RestoreArgs& args) {
   ASSIGN_OR_RETURN(std::optional<Witness> w,
                    ReadWitness(inst->keys(), m.log_id));
   bool older = w.has_value() && w->tree_size > m.tree_size;
+  if (!w.has_value()) {
+    // No record on the HSM. That is expected only if no backup was ever made
+    // before this one; if the backed-up instance had made one, the record was
+    // removed (or the token replaced): fail closed, as for an older backup.
+    bool earlier_backups = false;
+    RETURN_IF_ERROR(inst->store().Transact(
+        storage::TxMode::kReadOnly, [&](storage::Transaction& tx) {
+          ASSIGN_OR_RETURN(std::optional<std::string> last,
+                           tx.GetMeta(backup::kLastKey));
+          earlier_backups = last.has_value();
+          return absl::OkStatus();
+        }));
+    if (earlier_backups && !args.allow_older) {
+      return absl::FailedPreconditionError(
+          "the HSM holds no record of this log's backups, though backups of "
+          "it were made: its record was removed or this is another token. "
+          "Refusing, since a newer backup may exist (--allow-older records "
+          "the decision to restore anyway)");
+    }
+    older = earlier_backups;
+  }
   if (older && !args.allow_older) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this backup's log ends at size ", m.tree_size,
@@ -481,16 +502,17 @@ absl::Status BackupRestore(const RestoreArgs& args) {
   RETURN_IF_ERROR(audit::RunAudited(
       inst->store(), inst->log(), [&](storage::Transaction& tx) {
         return inst->log().Append(
-            tx,
-            {"backup.restore",
-             {{"actor", "cli"},
-              {"file_sha256", sha},
-              {"backup_created", m.created},
-              {"source", m.source},
-              {"data", target_abs},
-              {"tree_size", m.tree_size},
-              {"root_hash", HexEncode(m.root_hash)},
-              {"newer_backup_seen_at", older ? w->tree_size : int64_t{0}}}});
+            tx, {"backup.restore",
+                 {{"actor", "cli"},
+                  {"file_sha256", sha},
+                  {"backup_created", m.created},
+                  {"source", m.source},
+                  {"data", target_abs},
+                  {"tree_size", m.tree_size},
+                  {"root_hash", HexEncode(m.root_hash)},
+                  {"newer_backup_seen_at",
+                   older && w.has_value() ? w->tree_size : int64_t{0}},
+                  {"hsm_record", w.has_value() ? "present" : "absent"}}});
       }));
   inst.reset();
   // 8. Into place in one step (rename(2) replaces an empty directory).

@@ -172,6 +172,12 @@ expect_rc 7 "a backup of another history of the log than the HSM saw is refused"
   "$INKAN" backup restore "$B1" --data "$WORK/r1" --hsm-dir "$D/hsm"
 expect_out "differs from the one the HSM has seen" "… as a different history"
 [ ! -e "$WORK/r1" ] && ! ls -a "$WORK" | grep -q "inkan-restore" && ok "… leaving nothing behind" || not_ok "r1 exists"
+# The record removed altogether: backups of this log were made, so a missing
+# record fails closed.
+p11 --delete-object --type data --label "inkan-backup-witness:$LOGID"
+expect_rc 7 "with the HSM's record of backups removed, restore fails closed" -- \
+  "$INKAN" backup restore "$B1" --data "$WORK/r1" --hsm-dir "$D/hsm"
+expect_out "holds no record of this log's backups" "… and says why"
 printf '%s %s' "$SIZE" "$ROOT" > "$WORK/witness"
 p11 --delete-object --type data --label "inkan-backup-witness:$LOGID"
 p11 --write-object "$WORK/witness" --type data --label "inkan-backup-witness:$LOGID" --private
