@@ -645,6 +645,18 @@ void PrintPlan(const audit::PrunePlan& plan) {
 absl::Status AuditRetention(const std::string& data, int audit_years,
                             int auth_years) {
   ASSIGN_OR_RETURN(std::unique_ptr<Instance> inst, Instance::Open(data));
+  if (audit_years > 0 || auth_years > 0) {
+    // As any policy: directly only until the operators' quorum is in place.
+    ASSIGN_OR_RETURN(int k, inst->ceremonies().Quorum());
+    ASSIGN_OR_RETURN(auto ops, inst->ceremonies().Operators());
+    if (std::count_if(ops.begin(), ops.end(),
+                      [](const auto& o) { return o.active; }) >= k) {
+      return absl::FailedPreconditionError(
+          "the operators' quorum is in place: retention changes are a "
+          "ceremony now (inkan ceremony propose retention.set --param "
+          "audit_years=N --param auth_years=M ...)");
+    }
+  }
   audit::RetentionPolicy policy;
   audit::PrunePlan plan;
   absl::Time now = RealClock().Now();

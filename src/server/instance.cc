@@ -6,8 +6,10 @@
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "audit/retention.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/random.h"
@@ -250,6 +252,44 @@ absl::StatusOr<std::unique_ptr<Instance>> Instance::Open(
                            RealClock(), *self->tokens_);
   enroll::RegisterOperations(*self->ceremonies_, *self->store_, *self->keys_,
                              *self->log_, RealClock());
+  // Retention periods, once the quorum is in place (R5).
+  {
+    ceremony::OperationSpec retention;
+    retention.name = "retention.set";
+    retention.summary =
+        "set how long records are kept: audit_years, auth_years (each 7..100; "
+        "either may be left out)";
+    auto parse = [](const ceremony::Params& p, audit::RetentionPolicy base)
+        -> absl::StatusOr<audit::RetentionPolicy> {
+      for (const char* k : {"audit_years", "auth_years"}) {
+        auto v = ceremony::FindParam(p, k);
+        if (!v) continue;
+        int years = 0;
+        if (!absl::SimpleAtoi(*v, &years)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(k, " is a number of years"));
+        }
+        (std::string(k) == "audit_years" ? base.audit_years : base.auth_years) =
+            years;
+      }
+      RETURN_IF_ERROR(audit::ValidateRetention(base));
+      return base;
+    };
+    retention.validate = [parse](const ceremony::Params& p) {
+      return parse(p, audit::RetentionPolicy{}).status();
+    };
+    const audit::AuditLog* log = self->log_.get();
+    retention.execute =
+        [parse, log](storage::Transaction& tx, const ceremony::Params& p,
+                     absl::string_view actor) -> absl::StatusOr<std::string> {
+      ASSIGN_OR_RETURN(audit::RetentionPolicy now, audit::LoadRetention(tx));
+      ASSIGN_OR_RETURN(audit::RetentionPolicy next, parse(p, now));
+      RETURN_IF_ERROR(audit::SetRetention(tx, *log, next, actor));
+      return absl::StrCat("retention: audit ", next.audit_years,
+                          " years, authentication ", next.auth_years, " years");
+    };
+    self->ceremonies_->Register(std::move(retention));
+  }
   self->ca_ = std::make_unique<ca::Authority>(*self->store_, *self->keys_,
                                               *self->log_, RealClock());
   self->credentials_ = std::make_unique<sam::CredentialService>(

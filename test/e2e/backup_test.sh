@@ -239,7 +239,16 @@ expect_rc 2 "audit export of an impossible range" -- "$INKAN" audit export --fro
 expect_rc 0 "audit retention shows the policy and what may go" -- "$INKAN" audit retention
 expect_out "audit records 10 years after" "… ten years by default"
 expect_out "entry 1 is kept until 20(3[6-9]|[4-9][0-9])-" "… and entry 1 is kept for ten years and more"
-expect_rc 2 "a retention period under 7 years is refused" -- "$INKAN" audit retention --audit-years 5
+expect_rc 7 "with the operators' quorum in place, a retention change is not made by one person" -- \
+  "$INKAN" audit retention --audit-years 12
+expect_out "ceremony propose retention.set" "… it says it is a ceremony"
+expect_rc 2 "a retention period under 7 years is refused" -- \
+  "$INKAN" ceremony propose retention.set --param audit_years=5 --operator alice --key "$K/alice.key"
+RID=$("$INKAN" ceremony propose retention.set --param audit_years=12 --operator alice --key "$K/alice.key" | req)
+"$INKAN" ceremony approve --id "$RID" --operator bob --key "$K/bob.key" >/dev/null
+expect_rc 0 "retention.set runs with the quorum" -- "$INKAN" ceremony execute --id "$RID"
+expect_rc 0 "… and the policy says 12 years" -- "$INKAN" audit retention
+expect_out "audit records 12 years after" "… (12 years)"
 BEFORE=$("$INKAN" audit show --count 1000000 | grep -vc '"type":"audit.prune"')
 expect_rc 0 "audit prune before any period ended" -- "$INKAN" audit prune
 expect_out "nothing to prune" "… prunes nothing"
