@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/encoding.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 
 namespace inkan::backup {
@@ -56,14 +57,6 @@ struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 using File = std::unique_ptr<std::FILE, FileCloser>;
-
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
-  int e = errno;
-  std::string msg = absl::StrCat(what, " ", path, ": ", std::strerror(e));
-  if (e == ENOENT) return absl::NotFoundError(msg);
-  if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
-  return absl::InternalError(msg);
-}
 
 absl::StatusOr<File> OpenRead(const std::string& path) {
   File f(std::fopen(path.c_str(), "rbe"));

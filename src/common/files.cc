@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace inkan {
-namespace {
 
 absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   int e = errno;
@@ -21,8 +20,6 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   if (e == EACCES || e == EPERM) return absl::PermissionDeniedError(msg);
   return absl::InternalError(msg);
 }
-
-}  // namespace
 
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
                              int mode) {

@@ -11,6 +11,10 @@
 
 namespace inkan {
 
+// A Status for the errno of a failed `what` on `path` ("cannot open", ...):
+// NotFound for ENOENT, PermissionDenied for EACCES/EPERM, Internal otherwise.
+absl::Status ErrnoError(absl::string_view what, const std::string& path);
+
 // Writes via a temporary file, fsync and rename, so readers see the old or
 // the new content, never a torn one. The file gets `mode`.
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data,
