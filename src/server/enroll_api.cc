@@ -294,6 +294,15 @@ api::HttpResponse EnrollApi::StepPage(const api::HttpRequest& req,
       title = t.T("Add inkan to your authenticator app",
                   "認証アプリに inkan を追加");
       auto qr = enroll::QrSvg(v.totp_uri, E(t.T("QR code", "QR コード")));
+      // The secret alone, in groups of four, for typing by hand.
+      std::string secret;
+      if (size_t at = v.totp_uri.find("secret="); at != std::string::npos) {
+        absl::string_view rest = absl::string_view(v.totp_uri).substr(at + 7);
+        rest = rest.substr(0, rest.find('&'));
+        for (size_t i = 0; i < rest.size(); i += 4) {
+          absl::StrAppend(&secret, i ? " " : "", rest.substr(i, 4));
+        }
+      }
       absl::StrAppend(
           &body, "<p>",
           t.T("Scan this code with your authenticator app, then enter the "
@@ -302,8 +311,12 @@ api::HttpResponse EnrollApi::StepPage(const api::HttpRequest& req,
               "桁のコードを入力し"
               "てください。"),
           "</p>", qr.ok() ? *qr : "", "<p>",
-          t.T("Or enter this key by hand:", "手入力用の鍵:"),
-          " <code id=\"otpauth\">", E(v.totp_uri), "</code></p>",
+          t.T("Or enter this key by hand (time-based, 6 digits):",
+              "手入力用の鍵（時間ベース、6 桁）:"),
+          " <code id=\"totp-secret\">", E(secret),
+          "</code></p><details><summary>",
+          t.T("The whole setup link", "設定用リンク全体"),
+          "</summary><code id=\"otpauth\">", E(v.totp_uri), "</code></details>",
           form_open("totp-confirm"), "<label for=\"otp\">",
           t.T("6-digit code", "6 桁のコード"),
           "</label><input type=\"text\" id=\"otp\" name=\"otp\" "

@@ -78,9 +78,10 @@ try {
   await Promise.all([page.waitForURL(/\/enroll\/step$/), page.click('#next')]);
   if (await step(page) !== 'factor') throw new Error('not at the factor step');
   await page.click('#totp');
-  await page.waitForSelector('#otpauth');
+  await page.waitForSelector('#totp-secret');
   if (await step(page) !== 'totp-confirm') throw new Error('no TOTP step');
-  out.otpauth = await page.locator('#otpauth').innerText();
+  out.otpauth = await page.locator('#otpauth').textContent();
+  out.secret_shown = await page.locator('#totp-secret').innerText();
   out.qr = (await page.locator('svg.qr path').count()) === 1;
   const secret = new URL(out.otpauth).searchParams.get('secret');
   await page.fill('#otp', totp(secret));

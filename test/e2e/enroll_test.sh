@@ -78,6 +78,9 @@ CSP=$(field "$OUT" csp)
 [[ "$CSP" == *"default-src 'none'"* && "$CSP" == *"script-src 'nonce-"* && "$CSP" == *"frame-ancestors 'none'"* ]] \
   && ok "… the pages carry a strict CSP" || not_ok "csp: $CSP"
 [ "$(field "$OUT" qr)" = true ] && ok "… the TOTP step shows a QR code" || not_ok "qr: $OUT"
+SHOWN=$(field "$OUT" secret_shown | tr -d ' ')
+[ -n "$SHOWN" ] && field "$OUT" otpauth | grep -q "secret=$SHOWN&" \
+  && ok "… and the secret alone, grouped for typing by hand" || not_ok "secret shown: $SHOWN"
 CRED_A=$(field "$OUT" credential)
 ERIN=$(secret_hex "$(field "$OUT" otpauth)")
 expect_rc 0 "path A ends with a certificate openssl verify accepts" -- \
