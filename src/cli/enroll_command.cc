@@ -196,7 +196,8 @@ absl::Status EnrollIssue(const std::string& data, const std::string& user,
 }
 
 absl::Status EnrollRelease(const std::string& data, const std::string& id,
-                           const std::string& base_url) {
+                           const std::string& base_url,
+                           const std::string& operator_name) {
   if (!absl::StartsWith(base_url, "https://") ||
       absl::StrContains(base_url, "#")) {
     return absl::InvalidArgumentError(
@@ -204,8 +205,12 @@ absl::Status EnrollRelease(const std::string& data, const std::string& id,
   }
   ASSIGN_OR_RETURN(auto inst, server::Instance::Open(data));
   std::map<std::string, SecretBytes> outputs;
+  // Who takes the code is recorded (enroll.code_released "to"): the operator
+  // named here, as the command's user states it.
+  const std::string actor =
+      operator_name.empty() ? "cli" : absl::StrCat("cli:", operator_name);
   ASSIGN_OR_RETURN(std::string outcome,
-                   inst->ceremonies().Execute(id, "cli", {}, &outputs));
+                   inst->ceremonies().Execute(id, actor, {}, &outputs));
   auto it = outputs.find("code");
   if (it == outputs.end()) {
     return absl::FailedPreconditionError(

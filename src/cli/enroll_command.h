@@ -19,7 +19,8 @@ absl::Status EnrollIssue(const std::string& data, const std::string& user,
 // Runs an approved enroll.issue request and prints the one-time URL once:
 // BASE_URL/enroll#CODE.
 absl::Status EnrollRelease(const std::string& data, const std::string& id,
-                           const std::string& base_url);
+                           const std::string& base_url,
+                           const std::string& operator_name);
 
 struct KeygenArgs {
   std::string url;     // https://host[:port]; the code is asked for

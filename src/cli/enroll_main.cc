@@ -46,7 +46,12 @@ void AddEnrollCommands(CLI::App& app, std::string& data,
       ->add_option("--base-url", base_url,
                    "the service as users reach it, https://host[:port]")
       ->required();
-  release->callback([&] { result = EnrollRelease(data, id, base_url); });
+  static std::string releaser;
+  release->add_option(
+      "--operator", releaser,
+      "the operator who takes the code for delivery (recorded)");
+  release->callback(
+      [&] { result = EnrollRelease(data, id, base_url, releaser); });
 
   auto* kg = enroll->add_subcommand(
       "keygen",

@@ -38,7 +38,7 @@ expect_rc 7 "no code without a second operator's approval" -- \
 expect_out "approv|quorum" "… and says why"
 expect_rc 0 "bob approves" -- "$INKAN" ceremony approve --id "$ID" --operator bob --key "$K/bob.key"
 expect_rc 0 "with two operators, the code is released" -- \
-  "$INKAN" enroll release --id "$ID" --base-url "$ORIGIN"
+  "$INKAN" enroll release --id "$ID" --base-url "$ORIGIN" --operator bob
 URL_A=$(echo "$OUT" | grep '/enroll#')
 CODE_A=${URL_A#*#}
 [[ "$URL_A" =~ ^https://127\.0\.0\.1:[0-9]+/enroll#[a-z2-7]{16}\.[a-z2-7]{32}$ ]] \
@@ -299,6 +299,8 @@ for t in enroll.code_issued enroll.code_released enroll.path enroll.key_import e
          enroll.key_erased enroll.receipt enroll.complete enroll.factor key.import key.deliver cert.issue.transport; do
   grep -q "\"type\":\"$t\"" "$WORK/log" && ok "the log has $t" || not_ok "no $t on the log"
 done
+grep '"type":"enroll.code_released"' "$WORK/log" | head -1 | grep -q '"to":"cli:bob"' \
+  && ok "the delivery marker names who took the code" || not_ok "code_released: $(grep code_released "$WORK/log" | head -1)"
 for r in ok not-usable:completed not-usable:burnt malformed unknown wrong-secret wrong-secret:burnt throttled; do
   grep -q "\"type\":\"enroll.redeem\".*\"result\":\"$r\"\|\"result\":\"$r\".*\"type\":\"enroll.redeem\"" "$WORK/log" \
     && ok "the log has a redemption: $r" || not_ok "no redemption $r on the log"
