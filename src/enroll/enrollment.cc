@@ -480,7 +480,7 @@ sam::Context EnrollmentService::Ctx(const Session& s) const {
 absl::Status EnrollmentService::SetPin(const SecretBytes& token,
                                        const SecretBytes& pin) {
   return WithSession(token, {Step::kPin}, [&](Session& s) -> absl::Status {
-    RETURN_IF_ERROR(credentials_.AddUser(s.user, pin, Ctx(s)).status());
+    ASSIGN_OR_RETURN(s.user_id, credentials_.AddUser(s.user, pin, Ctx(s)));
     s.pin = pin;
     s.step = Step::kFactor;
     return absl::OkStatus();
@@ -503,9 +503,9 @@ absl::Status EnrollmentService::ConfirmTotp(const SecretBytes& token,
                                             absl::string_view otp) {
   return WithSession(
       token, {Step::kTotpConfirm}, [&](Session& s) -> absl::Status {
-        ASSIGN_OR_RETURN(storage::UserRecord u,
-                         credentials_.AuthenticateUser(s.user, s.pin, Ctx(s)));
-        RETURN_IF_ERROR(credentials_.CheckTotp(u.id, otp, Ctx(s)));
+        // The user id kept from the PIN step: no second PIN check (an
+        // Argon2 run and a try from the user's budget) just to find it.
+        RETURN_IF_ERROR(credentials_.CheckTotp(s.user_id, otp, Ctx(s)));
         CleanseMemory(s.totp_uri.data(), s.totp_uri.size());
         s.totp_uri.clear();
         s.step = Step::kKey;

@@ -183,6 +183,7 @@ class EnrollmentService {
  private:
   struct Session {
     std::string enrollment_id, user;
+    int64_t user_id = 0;  // from the PIN step on
     int scal = 2;
     Step step = Step::kPin;
     SecretBytes pin;  // from kPin until the key is made
